@@ -1,0 +1,349 @@
+"""Public functions of the core (users, roles, regions, organisations, audit).
+
+Other apps call these, never the models of ``lms`` for writes. Each write is one
+function: validation, permission, transaction and audit record in one place.
+Errors are ``ValidationError`` (bad input, message in the user's language) or
+``PermissionDenied`` (not allowed); either way nothing is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from . import audit, permissions, protection
+from .models import AuditLog, Organisation, Region, RegionPopulation, Role, RoleAssignment, User
+from .permissions import (  # noqa: F401  (re-exported for other apps)
+    can_manage_region,
+    is_system_admin,
+    region_q,
+    scope,
+    visible_people,
+    visible_regions,
+)
+
+record_audit = audit.record
+
+# ---------------------------------------------------------------- people
+
+
+def _person_snapshot(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "real_name": user.real_name,
+        "region": user.region_id,
+        "organisation": user.organisation_id,
+        "id_card": user.id_card_masked,
+        "phone": user.phone_masked,
+        "is_active": user.is_active,
+    }
+
+
+def create_person(
+    actor,
+    *,
+    username: str,
+    real_name: str,
+    region: Region | None,
+    password: str | None = None,
+    id_card: str | None = None,
+    phone: str | None = None,
+    organisation: Organisation | None = None,
+    roles: Iterable[str] = (Role.TRAINEE,),
+) -> User:
+    """Register a person in ``region``. Region admins may only register people in their subtree."""
+    if actor is not None and not permissions.can_manage_region(actor, region):
+        raise PermissionDenied(_("You can only register people in your own region."))
+    user = User(username=username.strip(), real_name=real_name.strip(), region=region, organisation=organisation)
+    errors: dict[str, list[str]] = {}
+    for field, setter, value in (("id_card", user.set_id_card, id_card), ("phone", user.set_phone, phone)):
+        try:
+            setter(value)
+        except ValidationError as exc:
+            errors[field] = exc.messages
+    if not user.username:
+        errors["username"] = [_("Please enter a login name.")]
+    if not user.real_name:
+        errors["real_name"] = [_("Please enter the real name.")]
+    if organisation is not None and region is not None and organisation.region_id != region.pk:
+        if not organisation.region.path.startswith(region.path) and not region.path.startswith(organisation.region.path):
+            errors["organisation"] = [_("The organisation is not in this region.")]
+    if errors:
+        raise ValidationError(errors)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            if User.objects.filter(username=user.username).exists():
+                raise ValidationError({"username": [_("This login name is taken.")]})
+            if user.id_card_digest and User.objects.filter(id_card_digest=user.id_card_digest).exists():
+                raise ValidationError({"id_card": [_("A person with this ID-card number is already registered.")]})
+            user.save()
+            for role in roles:
+                RoleAssignment.objects.create(user=user, role=role)
+            audit.record(actor, "person.create", user, after=_person_snapshot(user) | {"roles": sorted(roles)})
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise ValidationError(_("This person is already registered.")) from exc
+    return user
+
+
+def update_person_contact(actor, person: User, *, id_card: str | None = None, phone: str | None = None) -> User:
+    """Change a person's protected ID-card or phone number (the person themselves or their region's admin)."""
+    if not (actor.pk == person.pk or permissions.can_manage_region(actor, person.region)):
+        raise PermissionDenied(_("You cannot change this person's details."))
+    before = _person_snapshot(person)
+    changed = User.objects.get(pk=person.pk)
+    if id_card is not None:
+        changed.set_id_card(id_card)
+    if phone is not None:
+        changed.set_phone(phone)
+    with transaction.atomic():
+        if changed.id_card_digest and User.objects.filter(id_card_digest=changed.id_card_digest).exclude(pk=person.pk).exists():
+            raise ValidationError({"id_card": [_("A person with this ID-card number is already registered.")]})
+        changed.save(update_fields=["id_card_protected", "id_card_digest", "id_card_masked",
+                                    "phone_protected", "phone_digest", "phone_masked"])
+        audit.record(actor, "person.update_contact", changed, before=before, after=_person_snapshot(changed))
+    return changed
+
+
+def find_people(actor, *, id_card: str | None = None, phone: str | None = None, name: str | None = None) -> QuerySet:
+    """Search the people ``actor`` may see, by exact ID-card or phone number, or by part of the name."""
+    qs = permissions.visible_people(actor)
+    if id_card:
+        try:
+            qs = qs.filter(id_card_digest=protection.digest(protection.normalize_id_card(id_card), "id_card"))
+        except ValidationError:
+            return qs.none()
+    if phone:
+        try:
+            qs = qs.filter(phone_digest=protection.digest(protection.normalize_phone(phone), "phone"))
+        except ValidationError:
+            return qs.none()
+    if name:
+        qs = qs.filter(real_name__icontains=name.strip())
+    return qs.order_by("region__path", "real_name", "pk")
+
+
+def get_person(actor, pk: int) -> User:
+    """One person, if ``actor`` may see them; otherwise ``User.DoesNotExist`` (no existence leak)."""
+    return permissions.visible_people(actor).get(pk=pk)
+
+
+def reveal_id_card(actor, person: User) -> str:
+    """The clear ID-card number, for a need such as printing a certificate. Audited."""
+    if not (actor.pk == person.pk or permissions.can_manage_region(actor, person.region)):
+        raise PermissionDenied(_("You cannot see this person's ID-card number."))
+    if not person.id_card_protected:
+        return ""
+    audit.record(actor, "person.reveal_id_card", person)
+    return protection.decrypt(person.id_card_protected, "id_card")
+
+
+# ---------------------------------------------------------------- roles
+
+
+def assign_role(actor, person: User, role: str, *, region: Region | None = None,
+                organisation: Organisation | None = None) -> RoleAssignment:
+    """Give ``person`` a role. Region admins can grant roles inside their subtree, never system admin."""
+    if role not in Role.values:
+        raise ValidationError({"role": [_("Unknown role.")]})
+    if role == Role.SYSTEM_ADMIN and not permissions.is_system_admin(actor):
+        raise PermissionDenied(_("Only a system admin can appoint a system admin."))
+    if role == Role.REGION_ADMIN and region is None:
+        raise ValidationError({"region": [_("A region admin needs a region.")]})
+    target_region = region or person.region
+    if actor is not None and not permissions.can_manage_region(actor, target_region):
+        raise PermissionDenied(_("You can only grant roles in your own region."))
+    with transaction.atomic():
+        assignment, created = RoleAssignment.objects.get_or_create(
+            user=person, role=role, region=region, defaults={"organisation": organisation}
+        )
+        if created:
+            audit.record(actor, "role.assign", person, after={"role": role, "region": region.pk if region else None})
+    person.__dict__.pop("_role_cache", None)
+    return assignment
+
+
+def revoke_role(actor, assignment: RoleAssignment) -> None:
+    target_region = assignment.region or assignment.user.region
+    if assignment.role == Role.SYSTEM_ADMIN and not permissions.is_system_admin(actor):
+        raise PermissionDenied(_("Only a system admin can remove a system admin."))
+    if not permissions.can_manage_region(actor, target_region):
+        raise PermissionDenied(_("You can only change roles in your own region."))
+    with transaction.atomic():
+        audit.record(actor, "role.revoke", assignment.user,
+                     before={"role": assignment.role, "region": assignment.region_id})
+        assignment.delete()
+
+
+# ---------------------------------------------------------------- organisations
+
+
+def create_organisation(actor, *, name: str, kind: str, region: Region, address: str = "") -> Organisation:
+    if actor is not None and not permissions.can_manage_region(actor, region):
+        raise PermissionDenied(_("You can only add organisations in your own region."))
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": [_("Please enter the organisation's name.")]})
+    if kind not in Organisation.Kind.values:
+        raise ValidationError({"kind": [_("Unknown kind of organisation.")]})
+    with transaction.atomic():
+        if Organisation.objects.filter(region=region, name=name).exists():
+            raise ValidationError({"name": [_("An organisation with this name already exists in this region.")]})
+        org = Organisation.objects.create(name=name, kind=kind, region=region, address=address)
+        audit.record(actor, "organisation.create", org, after={"name": name, "kind": kind, "region": region.pk})
+    return org
+
+
+def visible_organisations(actor) -> QuerySet:
+    return permissions.scope(actor, Organisation.objects.select_related("region")).order_by("region__path", "name")
+
+
+# ---------------------------------------------------------------- regions
+
+
+@dataclass(frozen=True)
+class RegionRow:
+    """One row of a region import: the region's place in the tree and, optionally, a population figure."""
+
+    province: str
+    city: str = ""
+    county: str = ""
+    code: str = ""
+    year: int | None = None
+    registered_population: int | None = None
+    source: str = ""
+    line: int = 0
+
+
+def import_regions(actor, rows: Iterable[RegionRow]) -> dict[str, int]:
+    """Create or update regions and their populations from rows; all or nothing.
+
+    Returns counts: ``regions_created``, ``populations_created``, ``populations_updated``.
+    """
+    if actor is not None and not permissions.is_system_admin(actor):
+        raise PermissionDenied(_("Only a system admin can import regions."))
+    rows = list(rows)
+    errors = []
+    for row in rows:
+        where = _("Row %(line)s") % {"line": row.line} if row.line else ""
+        if not row.province:
+            errors.append(f"{where}: " + _("the province is missing."))
+        if row.county and not row.city:
+            errors.append(f"{where}: " + _("a county needs its city."))
+        if (row.year is None) != (row.registered_population is None):
+            errors.append(f"{where}: " + _("give both the year and the registered population, or neither."))
+        if row.year is not None and not 1949 <= row.year <= 2100:
+            errors.append(f"{where}: " + _("the year %(year)s is out of range.") % {"year": row.year})
+        if row.registered_population is not None and row.registered_population < 0:
+            errors.append(f"{where}: " + _("the population cannot be negative."))
+    if errors:
+        raise ValidationError(errors)
+    counts = {"regions_created": 0, "populations_created": 0, "populations_updated": 0}
+    with transaction.atomic():
+        for row in rows:
+            node = _ensure_region(None, row.province, Region.Level.PROVINCE, row.code if not row.city else "", counts)
+            if row.city:
+                node = _ensure_region(node, row.city, Region.Level.CITY, row.code if not row.county else "", counts)
+            if row.county:
+                node = _ensure_region(node, row.county, Region.Level.COUNTY, row.code, counts)
+            if row.year is not None:
+                pop, created = RegionPopulation.objects.update_or_create(
+                    region=node, year=row.year,
+                    defaults={"registered_population": row.registered_population, "source": row.source},
+                )
+                counts["populations_created" if created else "populations_updated"] += 1
+        audit.record(actor, "region.import", object_type="lms.region", object_repr=_("%(n)s rows") % {"n": len(rows)},
+                     after=counts)
+    return counts
+
+
+def _ensure_region(parent: Region | None, name: str, level: str, code: str, counts: dict) -> Region:
+    name = name.strip()
+    siblings = Region.get_root_nodes() if parent is None else parent.get_children()
+    node = siblings.filter(name=name).first()
+    if node is None:
+        node = (Region.add_root if parent is None else parent.add_child)(name=name, level=level, code=code.strip())
+        counts["regions_created"] += 1
+    elif code and node.code != code.strip():
+        node.code = code.strip()
+        node.save(update_fields=["code"])
+    return node
+
+
+REGION_XLSX_HEADERS = {
+    "province": ("省", "province"),
+    "city": ("市", "city"),
+    "county": ("县", "县（市、区）", "县(市、区)", "区县", "county"),
+    "code": ("区划代码", "code"),
+    "year": ("年份", "year"),
+    "registered_population": ("户籍人口", "registered_population", "population"),
+    "source": ("来源", "source"),
+}
+
+
+def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
+    """Read an XLSX of regions: a header row (省, 市, 县, 区划代码, 年份, 户籍人口, 来源), one region per row."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(fileobj, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several types for non-XLSX input
+        raise ValidationError(_("This file is not an Excel (.xlsx) workbook.")) from exc
+    ws = wb.worksheets[0]
+    rows_iter = ws.iter_rows(values_only=True)
+    header = next(rows_iter, None)
+    if not header:
+        raise ValidationError(_("The workbook is empty."))
+    names = [str(h).strip() if h is not None else "" for h in header]
+    columns: dict[str, int] = {}
+    for key, aliases in REGION_XLSX_HEADERS.items():
+        for i, name in enumerate(names):
+            if name in aliases:
+                columns[key] = i
+                break
+    if "province" not in columns:
+        raise ValidationError(_("The first row must name the columns; the column 省 (province) is missing."))
+    out, errors = [], []
+    for line, values in enumerate(rows_iter, start=2):
+        if values is None or all(v in (None, "") for v in values):
+            continue
+
+        def cell(key):
+            i = columns.get(key)
+            v = values[i] if i is not None and i < len(values) else None
+            return "" if v is None else str(v).strip()
+
+        year, pop = cell("year"), cell("registered_population")
+        try:
+            year_i = int(float(year)) if year else None
+            pop_i = int(float(pop.replace(",", ""))) if pop else None
+        except ValueError:
+            errors.append(_("Row %(line)s: year and population must be numbers.") % {"line": line})
+            continue
+        out.append(RegionRow(province=cell("province"), city=cell("city"), county=cell("county"), code=cell("code"),
+                             year=year_i, registered_population=pop_i, source=cell("source"), line=line))
+    if errors:
+        raise ValidationError(errors)
+    if not out:
+        raise ValidationError(_("The workbook has no data rows."))
+    return out
+
+
+def import_regions_xlsx(actor, fileobj: BinaryIO) -> dict[str, int]:
+    return import_regions(actor, parse_region_xlsx(fileobj))
+
+
+def audit_log(actor) -> QuerySet:
+    """Audit records ``actor`` may read: all for system admins, none otherwise (for now)."""
+    if not permissions.is_system_admin(actor):
+        return AuditLog.objects.none()
+    return AuditLog.objects.select_related("actor")

@@ -1,0 +1,72 @@
+"""Audit context: who did it from where, and the append-only record itself."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from .models import AuditLog
+
+_client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("lms_client_ip", default=None)
+
+
+def set_client_ip(ip: str | None) -> contextvars.Token:
+    return _client_ip.set(ip)
+
+
+def reset_client_ip(token: contextvars.Token) -> None:
+    _client_ip.reset(token)
+
+
+def client_ip_from_meta(meta: dict) -> str | None:
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR") if settings.LMS_TRUST_X_FORWARDED_FOR else None
+    if forwarded:
+        return forwarded.split(",")[0].strip() or None
+    return meta.get("REMOTE_ADDR") or None
+
+
+def record(
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+) -> AuditLog:
+    """Append one audit record. Call it inside the transaction of the change it records."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:255]
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditLog.objects.create(
+        actor=actor if authenticated else None,
+        actor_repr=(actor.get_username() if authenticated else "system")[:150],
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr[:255],
+        before=before,
+        after=after,
+        ip=_client_ip.get(),
+    )
+
+
+class AuditContextMiddleware:
+    """Puts the client's IP address where audit records find it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = set_client_ip(client_ip_from_meta(request.META))
+        try:
+            return self.get_response(request)
+        finally:
+            reset_client_ip(token)

@@ -1,0 +1,104 @@
+"""The role-aware dashboard: each app contributes the cards for the roles it serves.
+
+An app registers a provider in its ``AppConfig.ready``; a provider takes the user
+and returns a list of :class:`Card` (empty when the user has no business there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db.models import Sum
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from . import permissions
+from .models import Organisation, RegionPopulation, Role
+
+
+@dataclass
+class Card:
+    title: str
+    text: str = ""
+    links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
+    stats: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
+    order: int = 100
+
+
+Provider = Callable[[object], list[Card]]
+_providers: list[Provider] = []
+
+
+def register(provider: Provider) -> Provider:
+    if provider not in _providers:
+        _providers.append(provider)
+    return provider
+
+
+def cards_for(user) -> list[Card]:
+    cards: list[Card] = []
+    for provider in _providers:
+        cards.extend(provider(user))
+    return sorted(cards, key=lambda c: c.order)
+
+
+@register
+def core_cards(user) -> list[Card]:
+    cards = []
+    profile = Card(
+        title=_("My profile"),
+        stats=[
+            (_("Name"), user.display_name),
+            (_("Region"), user.region.full_name if user.region_id else "—"),
+            (_("Organisation"), str(user.organisation) if user.organisation_id else "—"),
+            (_("ID-card number"), user.id_card_masked or "—"),
+            (_("Mobile number"), user.phone_masked or "—"),
+            (_("Roles"), "、".join(str(Role(r).label) for r in sorted(user.role_set)) or "—"),
+        ],
+        order=900,
+    )
+    cards.append(profile)
+    if user.has_role(Role.TRAINEE) and not (user.role_set - {Role.TRAINEE}):
+        cards.append(Card(
+            title=_("My training"),
+            text=_("Your classes, online theory modules, exams and certificates will appear here once you are "
+                   "enrolled in a class."),
+            order=10,
+        ))
+    if user.has_role(Role.REGION_ADMIN) or permissions.is_system_admin(user):
+        regions = permissions.visible_regions(user)
+        people = permissions.visible_people(user)
+        orgs = permissions.scope(user, Organisation.objects.all())
+        top = permissions.administered_regions(user)
+        scope_name = "、".join(r.full_name for r in top) if top else _("All regions")
+        latest = (RegionPopulation.objects.filter(region__in=top if top else regions.filter(depth=1))
+                  .order_by("-year").values_list("year", flat=True).first())
+        population = None
+        if latest:
+            population = (RegionPopulation.objects.filter(region__in=top if top else regions.filter(depth=1), year=latest)
+                          .aggregate(s=Sum("registered_population"))["s"])
+        cards.append(Card(
+            title=_("My region: %(name)s") % {"name": scope_name},
+            stats=[
+                (_("Regions"), f"{regions.count():,}"),
+                (_("People"), f"{people.count():,}"),
+                (_("Organisations"), f"{orgs.count():,}"),
+                (_("Registered population (%(year)s)") % {"year": latest} if latest else _("Registered population"),
+                 f"{population:,}" if population else "—"),
+            ],
+            links=[
+                (_("People"), reverse("lms:people")),
+                (_("Organisations"), reverse("lms:organisations")),
+                (_("Regions and population"), reverse("lms:regions")),
+            ],
+            order=20,
+        ))
+    if permissions.is_system_admin(user):
+        cards.append(Card(
+            title=_("System administration"),
+            text=_("Course pages, users and site settings are managed in the content admin."),
+            links=[(_("Content admin"), reverse("wagtailadmin_home")), (_("Import regions"), reverse("lms:regions"))],
+            order=30,
+        ))
+    return cards

@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+
+from lms import demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (Zhejiang regions, organisations, one login per role). Safe to run again."
+
+    def handle(self, *args, **options):
+        logins = demo.load(self.stdout)
+        from manikin import demo as manikin_demo
+
+        manikin_demo.load(self.stdout)
+        self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
+        for login in logins:
+            where = "".join(login.admin_region or login.region)
+            self.stdout.write(f"  {login.username:<12} {login.real_name:<10} {_(login.role.label)} · {where}")

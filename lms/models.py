@@ -1,0 +1,236 @@
+"""The core every app leans on: users and roles, regions, organisations, audit log.
+
+Writes go through ``lms.api``; models here hold data and read-only helpers.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from treebeard.mp_tree import MP_Node
+
+from . import protection
+
+
+class Role(models.TextChoices):
+    TRAINEE = "trainee", _("Trainee")
+    INSTRUCTOR = "instructor", _("Instructor")
+    EXAMINER = "examiner", _("Examiner")
+    INSPECTOR = "inspector", _("Inspector")
+    REGION_ADMIN = "region_admin", _("Region admin")
+    SYSTEM_ADMIN = "system_admin", _("System admin")
+
+
+class Region(MP_Node):
+    """Province → city → county, as a materialised path (one prefix query per subtree)."""
+
+    class Level(models.TextChoices):
+        PROVINCE = "province", _("Province")
+        CITY = "city", _("City")
+        COUNTY = "county", _("County")
+
+    name = models.CharField(_("name"), max_length=64)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
+    code = models.CharField(
+        _("division code"), max_length=12, blank=True, help_text=_("Administrative division code (GB/T 2260), if known")
+    )
+
+    node_order_by = ["name"]
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+        indexes = [models.Index(fields=["level"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def full_name(self) -> str:
+        return "".join(a.name for a in self.get_ancestors()) + self.name
+
+    def population(self, year: int | None = None) -> RegionPopulation | None:
+        qs = self.populations.all()
+        if year is not None:
+            qs = qs.filter(year=year)
+        return qs.order_by("-year").first()
+
+
+class RegionPopulation(models.Model):
+    """Registered (户籍) population of a region in a year; the denominator of 普及率 and 每百人救护员数."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="populations", verbose_name=_("region"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    registered_population = models.PositiveIntegerField(_("registered population"))
+    source = models.CharField(_("source"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("registered population")
+        verbose_name_plural = _("registered populations")
+        constraints = [models.UniqueConstraint(fields=["region", "year"], name="uniq_region_population_year")]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.year}: {self.registered_population}"
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        TRAINING_BASE = "training_base", _("Training base")
+        EXAM_SITE = "exam_site", _("Exam site")
+        EMPLOYER = "employer", _("Employer")
+        SCHOOL = "school", _("School")
+        STUDIO = "studio", _("Master-instructor studio")
+        RED_CROSS = "red_cross", _("Red Cross branch")
+
+    name = models.CharField(_("name"), max_length=128)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("region"))
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        constraints = [models.UniqueConstraint(fields=["region", "name"], name="uniq_organisation_name_in_region")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A person. ID-card and phone numbers are stored encrypted with a search digest and a masked copy."""
+
+    real_name = models.CharField(_("real name"), max_length=64, blank=True)
+    photo = models.ImageField(_("photo"), upload_to="photos/%Y/", blank=True)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="people", verbose_name=_("region")
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.SET_NULL, null=True, blank=True, related_name="people",
+        verbose_name=_("organisation"),
+    )
+    id_card_protected = models.TextField(blank=True, editable=False)
+    id_card_digest = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    id_card_masked = models.CharField(_("ID-card number"), max_length=18, blank=True, editable=False)
+    phone_protected = models.TextField(blank=True, editable=False)
+    phone_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    phone_masked = models.CharField(_("mobile number"), max_length=11, blank=True, editable=False)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.real_name or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.real_name or self.get_full_name() or self.username
+
+    # Protected fields: set through these, never by assigning the columns directly.
+    def set_id_card(self, value: str | None) -> None:
+        if not value:
+            self.id_card_protected, self.id_card_digest, self.id_card_masked = "", None, ""
+            return
+        value = protection.normalize_id_card(value)
+        self.id_card_protected = protection.encrypt(value, "id_card")
+        self.id_card_digest = protection.digest(value, "id_card")
+        self.id_card_masked = protection.mask_id_card(value)
+
+    def set_phone(self, value: str | None) -> None:
+        if not value:
+            self.phone_protected, self.phone_digest, self.phone_masked = "", "", ""
+            return
+        value = protection.normalize_phone(value)
+        self.phone_protected = protection.encrypt(value, "phone")
+        self.phone_digest = protection.digest(value, "phone")
+        self.phone_masked = protection.mask_phone(value)
+
+    @property
+    def role_set(self) -> set[str]:
+        cached = getattr(self, "_role_cache", None)
+        if cached is None:
+            cached = set(self.role_assignments.values_list("role", flat=True))
+            if self.is_superuser:
+                cached.add(Role.SYSTEM_ADMIN)
+            self._role_cache = cached
+        return cached
+
+    def has_role(self, role: str) -> bool:
+        return self.is_authenticated and role in self.role_set
+
+
+class RoleAssignment(models.Model):
+    """One role held by a user; a region admin's role carries the region it administers."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, null=True, blank=True, related_name="role_assignments",
+        verbose_name=_("region"),
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="role_assignments",
+        verbose_name=_("organisation"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("role assignment")
+        verbose_name_plural = _("role assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role", "region"], name="uniq_role_per_region"),
+            models.CheckConstraint(
+                condition=~models.Q(role="region_admin") | models.Q(region__isnull=False),
+                name="region_admin_has_region",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()}" + (f" · {self.region}" if self.region_id else "")
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionDenied("The audit log is append-only.")
+
+    def delete(self):
+        raise PermissionDenied("The audit log is append-only.")
+
+
+class AuditLog(models.Model):
+    """Append-only record of every state-changing operation."""
+
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor_repr = models.CharField(max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionDenied("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("The audit log is append-only.")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"

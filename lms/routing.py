@@ -1,0 +1,15 @@
+"""The ASGI router: Django for HTTP, each app's WebSocket routes for ws://."""
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.core.asgi import get_asgi_application
+
+from manikin.routing import websocket_urlpatterns
+
+application = ProtocolTypeRouter(
+    {
+        "http": get_asgi_application(),
+        # Browser sockets check their Origin inside the consumer (bridges send none).
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

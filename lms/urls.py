@@ -1,0 +1,15 @@
+from django.urls import include, path
+from wagtail import urls as wagtail_urls
+from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.documents import urls as wagtaildocs_urls
+
+# Uploaded media (ID photos) is personal data: it is served only through permission-checked views.
+urlpatterns = [
+    path("admin/", include(wagtailadmin_urls)),
+    path("documents/", include(wagtaildocs_urls)),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("lms.urls_core")),
+    path("", include("manikin.urls")),
+    # Wagtail's page tree last: it serves the home page and everything under it.
+    path("", include(wagtail_urls)),
+]

@@ -1,0 +1,17 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "lms"
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="lms/login.html", redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("people/", views.people, name="people"),
+    path("people/<int:pk>/", views.person, name="person"),
+    path("people/<int:pk>/photo/", views.person_photo, name="person_photo"),
+    path("regions/", views.regions, name="regions"),
+    path("organisations/", views.organisations, name="organisations"),
+]

@@ -1,0 +1,3 @@
+"""WebSocket routes of the manikin app."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,2 @@
+app_name = "manikin"
+urlpatterns: list = []
