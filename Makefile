@@ -1,0 +1,47 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Both install what they need: Debian packages through apt, Python packages into .venv.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+APT_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 gettext chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test serve system-packages setup migrate bench clean-demo
+
+demo: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(MAKE) serve
+
+serve:
+	./bin/serve $(HOST) $(PORT)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) manage.py bench
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+setup: system-packages $(VENV)/.installed
+	$(PY) manage.py compilemessages -v 0 --ignore=.venv
+	$(PY) manage.py collectstatic --noinput -v 0
+
+clean-demo:
+	rm -rf var/db.sqlite3* var/media

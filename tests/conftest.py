@@ -1,0 +1,50 @@
+"""Shared fixtures: a small region tree and people made through the public api."""
+
+import pytest
+
+from lms import api
+from lms.models import Region, Role
+
+
+@pytest.fixture
+def regions(db):
+    """浙江省 → 杭州市 (西湖区, 上城区), 宁波市 (北仑区)."""
+    api.import_regions(None, [
+        api.RegionRow(province="浙江省", code="330000", year=2020, registered_population=64567588),
+        api.RegionRow(province="浙江省", city="杭州市", county="西湖区", year=2020, registered_population=1000000),
+        api.RegionRow(province="浙江省", city="杭州市", county="上城区", year=2020, registered_population=900000),
+        api.RegionRow(province="浙江省", city="宁波市", county="北仑区", year=2020, registered_population=800000),
+    ])
+    zj = Region.get_root_nodes().get(name="浙江省")
+    hz = zj.get_children().get(name="杭州市")
+    nb = zj.get_children().get(name="宁波市")
+    return {
+        "zj": zj, "hz": hz, "nb": nb,
+        "xihu": hz.get_children().get(name="西湖区"),
+        "shangcheng": hz.get_children().get(name="上城区"),
+        "beilun": nb.get_children().get(name="北仑区"),
+    }
+
+
+@pytest.fixture
+def make_person(db):
+    counter = {"n": 0}
+
+    def make(region, *, roles=(Role.TRAINEE,), admin_of=None, password="pw-Secret-123", **kwargs):
+        counter["n"] += 1
+        n = counter["n"]
+        user = api.create_person(
+            None, username=kwargs.pop("username", f"user{n}"), real_name=kwargs.pop("real_name", f"测试{n}"),
+            region=region, password=password, roles=roles, **kwargs,
+        )
+        if admin_of is not None:
+            api.assign_role(None, user, Role.REGION_ADMIN, region=admin_of)
+        return user
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Password hashing is deliberately slow; tests exercise logins, not the hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,76 @@
+"""Pages a person sees: home, login, the dashboard of each role, in Chinese by default."""
+
+import pytest
+from django.core.management import call_command
+
+from lms import demo
+
+
+@pytest.fixture
+def demo_data(db):
+    call_command("load_demo", stdout=open("/dev/null", "w"))
+
+
+def test_home_page_is_chinese(demo_data, client):
+    html = client.get("/").content.decode()
+    assert '<html lang="zh-hans">' in html
+    assert "红十字应急救护培训" in html and "登录" in html
+
+
+def test_demo_loader_is_idempotent_and_complete(demo_data):
+    from lms.models import Region, User
+
+    call_command("load_demo", stdout=open("/dev/null", "w"))
+    assert Region.objects.filter(level="city").count() == 11
+    assert Region.objects.filter(level="county").count() == 90
+    assert User.objects.filter(username__in=[d.username for d in demo.DEMO_USERS]).count() == len(demo.DEMO_USERS)
+    zj = Region.objects.get(level="province")
+    assert zj.population(2020).registered_population == sum(
+        c.population(2020).registered_population for c in zj.get_children())
+
+
+def test_wrong_password_gets_a_clear_chinese_message(demo_data, client):
+    resp = client.post("/login/", {"username": "trainee", "password": "nope"})
+    assert resp.status_code == 200
+    assert "用户名或密码" in resp.content.decode() or "登录名或密码" in resp.content.decode()
+
+
+@pytest.mark.parametrize("login,expected", [
+    ("trainee", "我的培训"),
+    ("instructor", "我的资料"),
+    ("examiner", "我的资料"),
+    ("inspector", "我的资料"),
+    ("xihu_admin", "西湖区"),
+    ("hz_admin", "杭州市"),
+    ("admin", "系统管理"),
+])
+def test_each_role_logs_in_and_sees_its_dashboard(demo_data, client, login, expected):
+    resp = client.post("/login/", {"username": login, "password": demo.DEMO_PASSWORD}, follow=True)
+    assert resp.redirect_chain[-1][0] == "/dashboard/"
+    html = resp.content.decode()
+    assert expected in html
+    assert "Dashboard" not in html  # Chinese interface
+
+
+def test_english_through_the_language_switch(demo_data, client):
+    client.post("/login/", {"username": "trainee", "password": demo.DEMO_PASSWORD})
+    client.post("/i18n/setlang/", {"language": "en", "next": "/dashboard/"})
+    html = client.get("/dashboard/").content.decode()
+    assert "My profile" in html and "我的资料" not in html
+
+
+def test_region_admin_dashboard_counts_only_their_region(demo_data, client):
+    client.post("/login/", {"username": "xihu_admin", "password": demo.DEMO_PASSWORD})
+    html = client.get("/dashboard/").content.decode()
+    assert "浙江省杭州市西湖区" in html
+    client.logout()
+    client.post("/login/", {"username": "trainee_nb", "password": demo.DEMO_PASSWORD})
+    assert client.get("/people/").status_code == 403
+
+
+def test_wagtail_admin_is_for_system_admins(demo_data, client):
+    client.post("/login/", {"username": "admin", "password": demo.DEMO_PASSWORD})
+    assert client.get("/admin/").status_code == 200
+    client.logout()
+    client.post("/login/", {"username": "xihu_admin", "password": demo.DEMO_PASSWORD})
+    assert client.get("/admin/").status_code in (302, 403)
