@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -15,6 +15,11 @@ from . import api
 from .dashboard import cards_for
 from .forms import OrganisationForm, PeopleSearchForm, RegionImportForm
 from .models import Organisation, Role, User
+
+
+def healthz(request):
+    """Liveness probe for load balancers and the HTTP yardstick benchmark: no database, no session."""
+    return HttpResponse("ok", content_type="text/plain")
 
 
 @login_required

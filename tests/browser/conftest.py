@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from tests.support.server import LiveServer, prepare_database, server_env
+from lms.liveserver import LiveServer, prepare_database, server_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -1,4 +1,4 @@
-"""A real server for end-to-end tests: Daphne in its own process, on its own database.
+"""A real server in its own process, for end-to-end tests and benchmarks: Daphne on its own database.
 
 The database is a fresh SQLite file in a temporary folder, unless a test asks for
 PostgreSQL; the channel layer is Redis when REDIS_URL is set (as in CI's second run).
@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:

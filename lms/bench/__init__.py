@@ -1,0 +1,11 @@
+"""Benchmarks: each is ``run(out, quick) -> dict`` and prints its own figures.
+
+``python manage.py bench`` runs them all (or the ones named); ``--quick`` makes
+each a short smoke run. The HTTP yardstick comes first: the other figures are
+read against it.
+"""
+
+BENCHMARKS = {
+    "http": "lms.bench.http:run",
+    "scorer": "manikin.scoring.benchmark:run",
+}
