@@ -75,6 +75,17 @@ DEMO_ORGANISATIONS = [
 ]
 
 
+def _demo_organisation(login: DemoLogin) -> Organisation | None:
+    """Examiners work at the exam site, instructors and local trainees at the training base."""
+    if login.region[-1] != "西湖区":
+        return None
+    if login.role == Role.EXAMINER:
+        return Organisation.objects.get(name=DEMO_ORGANISATIONS[1][0])
+    if login.role in (Role.INSTRUCTOR, Role.TRAINEE):
+        return Organisation.objects.get(name=DEMO_ORGANISATIONS[0][0])
+    return None
+
+
 def load(stdout=None) -> list[DemoLogin]:
     write = stdout.write if stdout else (lambda s: None)
     with transaction.atomic():
@@ -84,7 +95,6 @@ def load(stdout=None) -> list[DemoLogin]:
             region = _region(*where)
             if not Organisation.objects.filter(region=region, name=name).exists():
                 api.create_organisation(None, name=name, kind=kind, region=region)
-        org = Organisation.objects.get(name=DEMO_ORGANISATIONS[0][0])
         for i, login in enumerate(DEMO_USERS, start=1):
             region = _region(*login.region)
             user = User.objects.filter(username=login.username).first()
@@ -94,8 +104,7 @@ def load(stdout=None) -> list[DemoLogin]:
                     None, username=login.username, real_name=login.real_name, region=region,
                     password=DEMO_PASSWORD, phone=login.phone,
                     id_card=_demo_id_card(code[:6].ljust(6, "0"), f"199{i % 10}0{(i % 9) + 1}1{i % 10}", 100 + i),
-                    organisation=org if login.role in (Role.INSTRUCTOR, Role.EXAMINER, Role.TRAINEE)
-                    and login.region[-1] == "西湖区" else None,
+                    organisation=_demo_organisation(login),
                     roles=[] if login.role == Role.SYSTEM_ADMIN else
                     ([login.role] if login.role != Role.REGION_ADMIN else []),
                 )

@@ -9,7 +9,7 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("lms.urls_core")),
-    path("", include("manikin.urls")),
+    path("", include("manikin.urls", namespace="manikin")),
     # Wagtail's page tree last: it serves the home page and everything under it.
     path("", include(wagtail_urls)),
 ]

@@ -1,2 +1,15 @@
+from django.urls import path
+
+from . import views
+
 app_name = "manikin"
-urlpatterns: list = []
+urlpatterns = [
+    path("rooms/", views.rooms, name="rooms"),
+    path("rooms/<int:room_id>/", views.console, name="console"),
+    path("rooms/<int:room_id>/setup/", views.room_setup, name="room_setup"),
+    path("manikins/<int:manikin_id>/start/", views.start, name="start"),
+    path("manikins/<int:manikin_id>/live/", views.live_view, name="live"),
+    path("recordings/<int:recording_id>/", views.recording, name="recording"),
+    path("recordings/<int:recording_id>/stop/", views.stop, name="stop"),
+    path("my/recordings/", views.my_recordings, name="my_recordings"),
+]

@@ -17,8 +17,10 @@ def live_server_proc(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running while it is open,
+    # which the asyncio tests of other modules must not find.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

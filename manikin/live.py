@@ -1,0 +1,49 @@
+"""Live groups: what the ingest path and the recording actions publish, and to whom.
+
+- ``manikin.room.<id>``: consoles and trainee views of a room receive ``live.frames``
+  (samples, per-compression results, running summary, manikin status) and
+  ``recording.changed``.
+- ``manikin.station.<id>``: the bridge consumer of a station receives control events
+  (a recording stopped, the assignment changed).
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+
+def room_group(room_id: int) -> str:
+    return f"manikin.room.{room_id}"
+
+
+def station_group(station_id: int) -> str:
+    return f"manikin.station.{station_id}"
+
+
+def recording_event(recording) -> dict:
+    return {
+        "type": "recording.changed",
+        "manikin": recording.manikin_id,
+        "recording": {
+            "id": recording.pk,
+            "active": recording.stopped_at is None,
+            "trainee": recording.trainee.display_name if recording.trainee_id else None,
+            "trainee_id": recording.trainee_id,
+            "standard": recording.standard_id,
+            "started_at": recording.started_at.timestamp(),
+            "score": recording.score,
+            "passed": recording.passed,
+            "feedback": (recording.result or {}).get("feedback", []),
+            "samples": recording.sample_count,
+        },
+    }
+
+
+def publish_recording(recording) -> None:
+    """Tell the room's consoles and the station's bridge consumer that a recording changed."""
+    layer = get_channel_layer()
+    event = recording_event(recording)
+    station = recording.manikin.station
+    async_to_sync(layer.group_send)(room_group(station.room_id), event)
+    async_to_sync(layer.group_send)(station_group(station.pk), event)

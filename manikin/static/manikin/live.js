@@ -1,0 +1,145 @@
+/* Live CPR view: one WebSocket, one tile per manikin, waveform + indicators.
+ * Used by the room console (many tiles) and the trainee view (one large tile).
+ * Data arrive as "live.frames" events (samples, new compressions, running summary, status)
+ * and "recording.changed" events. Charts redraw at most every 50 ms (20 per second). */
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-live-socket]");
+  if (!root) return;
+  var WINDOW_S = parseFloat(root.dataset.windowS || "8");
+  var std = JSON.parse(document.getElementById("standard-data").textContent);
+  var T = JSON.parse(document.getElementById("live-i18n").textContent);
+  var tiles = {};
+
+  function fmt(v, nd) { return (v === null || v === undefined || isNaN(v)) ? "—" : Number(v).toFixed(nd || 0); }
+
+  function makeTile(el) {
+    var id = parseInt(el.dataset.manikin, 10);
+    var chartEl = el.querySelector(".chart");
+    var tile = { id: id, el: el, t: [], d: [], dirty: false, plot: null, summary: null };
+    var width = Math.max(chartEl.clientWidth, 200), height = parseInt(chartEl.dataset.height || "160", 10);
+    var band = {
+      hooks: {
+        drawClear: [function (u) {
+          var ctx = u.ctx, top = u.valToPos(std.depth_min_mm, "y", true), bot = u.valToPos(std.depth_max_mm, "y", true);
+          ctx.save(); ctx.fillStyle = "rgba(18,128,92,0.14)";
+          ctx.fillRect(u.bbox.left, Math.min(top, bot), u.bbox.width, Math.abs(bot - top)); ctx.restore();
+        }]
+      }
+    };
+    tile.plot = new uPlot({
+      width: width, height: height, legend: { show: false }, cursor: { show: false },
+      plugins: [band],
+      scales: { x: { time: false, range: [-WINDOW_S, 0] }, y: { range: [75, -5] } },
+      axes: [{ values: function (u, vals) { return vals.map(function (v) { return v + "s"; }); }, size: 28 },
+             { values: function (u, vals) { return vals.map(function (v) { return v; }); }, size: 34, label: "mm", labelSize: 14 }],
+      series: [{}, { stroke: "#c8102e", width: 2, points: { show: false } }]
+    }, [[], []], chartEl);
+    window.addEventListener("resize", function () { tile.plot.setSize({ width: Math.max(chartEl.clientWidth, 200), height: height }); });
+    tiles[id] = tile;
+    return tile;
+  }
+  document.querySelectorAll("[data-manikin]").forEach(makeTile);
+
+  function setText(tile, name, text, state) {
+    var el = tile.el.querySelector('[data-field="' + name + '"]');
+    if (!el) return;
+    el.textContent = text;
+    if (state !== undefined) el.dataset.state = state;
+  }
+
+  function judge(v, lo, hi) { if (v === null || v === undefined) return ""; return v < lo ? "low" : (v > hi ? "high" : "ok"); }
+
+  function onCompression(tile, c) {
+    setText(tile, "depth", fmt(c.depth_mm), judge(c.depth_mm, std.depth_min_mm, std.depth_max_mm));
+    if (c.rate_cpm !== null) setText(tile, "rate", fmt(c.rate_cpm), judge(c.rate_cpm, std.rate_min_cpm, std.rate_max_cpm));
+    setText(tile, "recoil", c.recoil_ok ? T.recoil_ok : T.leaning, c.recoil_ok ? "ok" : "high");
+  }
+
+  function onSummary(tile, s) {
+    if (!s) return;
+    tile.summary = s;
+    setText(tile, "count", fmt(s.count));
+    setText(tile, "score", fmt(s.score), s.score === null ? "" : (s.score >= std.pass_score ? "ok" : "low"));
+    setText(tile, "ccf", s.ccf === null || s.ccf === undefined ? "—" : fmt(100 * s.ccf) + "%");
+  }
+
+  function onStatus(tile, st) {
+    setText(tile, "state", T.states[st.state] || st.state, st.state);
+    if (st.battery_pct !== null && st.battery_pct !== undefined) setText(tile, "battery", st.battery_pct + "%");
+  }
+
+  function onRecording(tile, rec) {
+    tile.el.dataset.recording = rec.active ? rec.id : "";
+    tile.el.classList.toggle("recording", !!rec.active);
+    setText(tile, "trainee", rec.active ? (rec.trainee || T.practice) : "");
+    if (!rec.active) {
+      if (rec.score !== null) setText(tile, "score", fmt(rec.score), rec.passed ? "ok" : "low");
+      var fb = tile.el.querySelector('[data-field="feedback"]');
+      if (fb) fb.textContent = (rec.feedback || []).map(function (f) { return f.message; }).join("；");
+    } else {
+      ["depth", "rate", "recoil", "count", "score", "ccf"].forEach(function (f) { setText(tile, f, "—", ""); });
+      var fb2 = tile.el.querySelector('[data-field="feedback"]'); if (fb2) fb2.textContent = "";
+    }
+    var startForm = tile.el.querySelector("form[data-start]"), stopForm = tile.el.querySelector("form[data-stop]");
+    if (startForm && stopForm) {
+      startForm.hidden = !!rec.active;
+      stopForm.hidden = !rec.active;
+      if (rec.active) stopForm.action = stopForm.dataset.actionTemplate.replace("0", String(rec.id));
+    }
+    var link = tile.el.querySelector("a[data-result]");
+    if (link) { link.hidden = !!rec.active; link.href = link.dataset.hrefTemplate.replace("0", String(rec.id)); }
+  }
+
+  function onFrames(ev) {
+    (ev.statuses || []).forEach(function (st) { var tile = tiles[st.manikin_id]; if (tile) onStatus(tile, st); });
+    (ev.items || []).forEach(function (it) {
+      var tile = tiles[it.manikin]; if (!tile) return;
+      for (var i = 0; i < it.t.length; i++) { tile.t.push(it.t[i]); tile.d.push(it.depth_mm[i]); }
+      var cut = 0, last = tile.t[tile.t.length - 1];
+      while (cut < tile.t.length && tile.t[cut] < last - WINDOW_S - 1) cut++;
+      if (cut) { tile.t.splice(0, cut); tile.d.splice(0, cut); }
+      tile.dirty = true;
+      (it.compressions || []).forEach(function (c) { onCompression(tile, c); });
+      if (it.summary) onSummary(tile, it.summary);
+      if (it.recording === null) setText(tile, "state", T.states.streaming, "streaming");
+    });
+    root.dataset.lastFrameAt = String(Date.now());
+    root.dataset.frames = String(parseInt(root.dataset.frames || "0", 10) + 1);
+  }
+
+  var lastDraw = 0;
+  function draw(now) {
+    if (now - lastDraw >= 50) {
+      lastDraw = now;
+      Object.keys(tiles).forEach(function (k) {
+        var tile = tiles[k]; if (!tile.dirty || !tile.t.length) return;
+        var last = tile.t[tile.t.length - 1];
+        tile.plot.setData([tile.t.map(function (v) { return v - last; }), tile.d.slice()]);
+        tile.dirty = false;
+        tile.el.dataset.draws = String(parseInt(tile.el.dataset.draws || "0", 10) + 1);
+      });
+    }
+    window.requestAnimationFrame(draw);
+  }
+  window.requestAnimationFrame(draw);
+
+  var backoff = 500;
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(proto + location.host + root.dataset.liveSocket);
+    var status = document.querySelector("[data-socket-status]");
+    ws.onopen = function () { backoff = 500; if (status) { status.textContent = T.connected; status.dataset.state = "ok"; } };
+    ws.onclose = function (e) {
+      if (status) { status.textContent = T.disconnected; status.dataset.state = "low"; }
+      if (e.code === 4401 || e.code === 4403) return;  // not allowed: do not hammer the server
+      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
+    };
+    ws.onmessage = function (msg) {
+      var ev = JSON.parse(msg.data);
+      if (ev.type === "live.frames") onFrames(ev);
+      else if (ev.type === "recording.changed") { var tile = tiles[ev.manikin]; if (tile) onRecording(tile, ev.recording); }
+    };
+  }
+  connect();
+})();

@@ -1,0 +1,133 @@
+"""Thin views: rooms and their console, the trainee's live view, recordings, station set-up."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from lms import api as lms_api
+
+from . import api
+from .forms import ManikinForm, StartRecordingForm, StationForm
+from .live import recording_event
+from .models import Manikin, Recording
+from .scoring import DEFAULT_STANDARD_ID, load_standard
+
+
+def _room_or_404(user, room_id):
+    room = api.visible_rooms(user).filter(pk=room_id).first()
+    if room is None:
+        raise Http404
+    return room
+
+
+@login_required
+def rooms(request):
+    return render(request, "manikin/rooms.html", {"rooms": api.visible_rooms(request.user).order_by("organisation__name", "name")})
+
+
+@login_required
+def console(request, room_id: int):
+    room = _room_or_404(request.user, room_id)
+    manikins = list(Manikin.objects.filter(station__room=room).select_related("station").order_by("station__name", "label"))
+    active = {r.manikin_id: recording_event(r)["recording"]
+              for r in Recording.objects.filter(manikin__in=manikins, stopped_at__isnull=True).select_related("trainee")}
+    form = StartRecordingForm(people=api.recordable_people(request.user, room))
+    standard = load_standard(form.fields["standard_id"].initial)
+    return render(request, "manikin/console.html", {
+        "room": room, "tiles": [(m, active.get(m.pk)) for m in manikins], "form": form,
+        "standard": standard, "standard_json": standard.to_dict(),
+        "can_manage": lms_api.can_manage_region(request.user, room.organisation.region),
+    })
+
+
+@login_required
+@require_POST
+def start(request, manikin_id: int):
+    manikin = get_object_or_404(Manikin.objects.select_related("station__room"), pk=manikin_id)
+    room = _room_or_404(request.user, manikin.station.room_id)
+    form = StartRecordingForm(request.POST, people=api.recordable_people(request.user, room))
+    if form.is_valid():
+        try:
+            api.start_recording(request.user, manikin, trainee=form.cleaned_data["trainee"],
+                                standard_id=form.cleaned_data["standard_id"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+    return redirect("manikin:console", room_id=room.pk)
+
+
+@login_required
+@require_POST
+def stop(request, recording_id: int):
+    rec = get_object_or_404(Recording.objects.select_related("manikin__station__room"), pk=recording_id)
+    _room_or_404(request.user, rec.manikin.station.room_id)
+    try:
+        rec = api.stop_recording(request.user, rec)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("manikin:console", room_id=rec.manikin.station.room_id)
+    return redirect("manikin:recording", recording_id=rec.pk)
+
+
+@login_required
+def live_view(request, manikin_id: int):
+    manikin = get_object_or_404(Manikin.objects.select_related("station__room"), pk=manikin_id)
+    if not api.can_watch_manikin(request.user, manikin):
+        raise Http404
+    rec = api.active_recording(manikin)
+    standard = load_standard(rec.standard_id if rec else DEFAULT_STANDARD_ID)
+    return render(request, "manikin/live.html", {
+        "manikin": manikin, "recording": recording_event(rec)["recording"] if rec else None,
+        "standard": standard, "standard_json": standard.to_dict(),
+    })
+
+
+@login_required
+def recording(request, recording_id: int):
+    rec = get_object_or_404(Recording.objects.select_related("manikin__station__room", "trainee"), pk=recording_id)
+    if not (rec.trainee_id == request.user.pk or api.can_watch_room(request.user, rec.manikin.station.room)):
+        raise Http404
+    return render(request, "manikin/recording.html", {"rec": rec, "result": rec.result or {},
+                                                      "standard": load_standard(rec.standard_id)})
+
+
+@login_required
+def my_recordings(request):
+    recs = Recording.objects.filter(trainee=request.user).select_related("manikin")[:50]
+    return render(request, "manikin/my_recordings.html", {"recordings": recs})
+
+
+@login_required
+def room_setup(request, room_id: int):
+    room = _room_or_404(request.user, room_id)
+    if not lms_api.can_manage_region(request.user, room.organisation.region):
+        raise PermissionDenied(_("Only the region's admins can set up stations."))
+    stations = room.stations.all()
+    station_form = StationForm(request.POST if "add_station" in request.POST else None)
+    manikin_form = ManikinForm(request.POST if "add_manikin" in request.POST else None, stations=stations)
+    new_token = None
+    try:
+        if "add_station" in request.POST and station_form.is_valid():
+            station, new_token = api.create_station(request.user, room=room, name=station_form.cleaned_data["name"])
+            messages.success(request, _("Station %(name)s created.") % {"name": station.name})
+        elif "rotate" in request.POST:
+            station = get_object_or_404(stations, pk=request.POST.get("rotate"))
+            new_token = api.rotate_station_token(request.user, station)
+            messages.success(request, _("New token for %(name)s: the old one no longer works.") % {"name": station.name})
+        elif "add_manikin" in request.POST and manikin_form.is_valid():
+            api.assign_manikin(request.user, **manikin_form.cleaned_data)
+            messages.success(request, _("Manikin saved."))
+            return redirect("manikin:room_setup", room_id=room.pk)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return render(request, "manikin/room_setup.html", {
+        "room": room, "stations": stations.prefetch_related("manikins"), "station_form": station_form,
+        "manikin_form": manikin_form, "new_token": new_token,
+    })
