@@ -25,7 +25,7 @@ from .models import Frame, Manikin, RejectedFrame, Recording, Room, Station, con
 from .scoring import DEFAULT_STANDARD_ID, list_standards, score_trace
 
 MAX_SAMPLES_PER_FRAME = 2000
-STATUS_STATES = {"scanning", "connecting", "connected", "streaming", "disconnected", "error"}
+STATUS_STATES = set(Manikin.State.values) - {Manikin.State.UNKNOWN}
 
 # ------------------------------------------------------------------ who may do what
 
@@ -139,6 +139,11 @@ def bridge_hello(station: Station, *, bridge_id: str, software: str = "") -> dic
     bridge_id = str(bridge_id or "")[:64]
     if not bridge_id:
         raise ValidationError(_("The bridge did not say who it is (bridge_id)."))
+    other = Frame.objects.filter(bridge_id=bridge_id).exclude(station=station).select_related("station").first()
+    if other is not None:
+        # One bridge's sequence belongs to one station: a bridge that sent as another station is refused.
+        raise PermissionDenied(_("This bridge already sends for station %(name)s; give it its own spool "
+                                 "or that station's token.") % {"name": other.station.name})
     Station.objects.filter(pk=station.pk).update(bridge_id=bridge_id, bridge_software=str(software)[:64],
                                                  connected=True, last_seen_at=timezone.now())
     acked = Frame.objects.filter(bridge_id=bridge_id).aggregate(m=Max("seq"))["m"] or 0

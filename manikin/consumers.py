@@ -16,7 +16,7 @@ import time
 import numpy as np
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from . import api
 from .live import room_group, station_group
@@ -82,6 +82,10 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             except ValidationError as exc:
                 await self.send(json.dumps({"type": "error", "code": "bad_hello", "message": exc.messages[0]}))
                 await self.close(code=PROTOCOL_ERROR_CODE)
+                return
+            except PermissionDenied as exc:
+                await self.send(json.dumps({"type": "error", "code": "wrong_station", "message": str(exc)}))
+                await self.close(code=AUTH_CLOSE_CODE)
                 return
             self.bridge_id = str(frame["bridge_id"])[:64]
             await self.send(json.dumps(welcome))

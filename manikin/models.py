@@ -66,7 +66,16 @@ class Manikin(models.Model):
     address = models.CharField(_("Bluetooth address"), max_length=64)
     label = models.CharField(_("label"), max_length=32, blank=True)
     protocol = models.CharField(_("protocol"), max_length=32, default="laerdal-qcpr")
-    state = models.CharField(_("connection"), max_length=16, default="unknown")
+    class State(models.TextChoices):
+        UNKNOWN = "unknown", _("Unknown")
+        SCANNING = "scanning", _("Scanning")
+        CONNECTING = "connecting", _("Connecting")
+        CONNECTED = "connected", _("Connected")
+        STREAMING = "streaming", _("Streaming")
+        DISCONNECTED = "disconnected", _("Disconnected")
+        ERROR = "error", _("Error")
+
+    state = models.CharField(_("connection"), max_length=16, choices=State.choices, default=State.UNKNOWN)
     battery_pct = models.PositiveSmallIntegerField(null=True, blank=True)
     rssi_dbm = models.SmallIntegerField(null=True, blank=True)
     info = models.JSONField(null=True, blank=True)

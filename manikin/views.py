@@ -94,8 +94,13 @@ def recording(request, recording_id: int):
     rec = get_object_or_404(Recording.objects.select_related("manikin__station__room", "trainee"), pk=recording_id)
     if not (rec.trainee_id == request.user.pk or api.can_watch_room(request.user, rec.manikin.station.room)):
         raise Http404
-    return render(request, "manikin/recording.html", {"rec": rec, "result": rec.result or {},
-                                                      "standard": load_standard(rec.standard_id)})
+    result = rec.result or {}
+    compressions = result.get("compressions", [])
+    t0 = compressions[0]["t_start"] if compressions else 0.0
+    return render(request, "manikin/recording.html", {
+        "rec": rec, "result": result, "standard": load_standard(rec.standard_id),
+        "compressions": [{**c, "t_rel": c["t_peak"] - t0} for c in compressions],
+    })
 
 
 @login_required

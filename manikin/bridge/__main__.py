@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import asyncio
 import logging
 import os
@@ -31,7 +32,8 @@ def build_parser(prog: str = "python -m manikin.bridge") -> argparse.ArgumentPar
     p.add_argument("--server", default=os.environ.get("MANIKIN_SERVER", "ws://127.0.0.1:8000"),
                    help="server base URL, ws:// or wss:// (default %(default)s; env MANIKIN_SERVER)")
     p.add_argument("--token", default=None, help="station token (default: env MANIKIN_STATION_TOKEN)")
-    p.add_argument("--spool", default=DEFAULT_SPOOL_PATH, help="spool database (default %(default)s)")
+    p.add_argument("--spool", default=None,
+                   help="spool database (default: one per station token, beside %s)" % DEFAULT_SPOOL_PATH)
     p.add_argument("--scan", action="store_true", help="list the supported manikins in range and exit")
     p.add_argument("--scan-timeout", type=float, default=5.0, help="seconds per BLE scan (default %(default)s)")
     p.add_argument("--devices", default="", help="comma-separated addresses to use instead of the server's list")
@@ -46,6 +48,14 @@ def build_parser(prog: str = "python -m manikin.bridge") -> argparse.ArgumentPar
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
+
+
+def default_spool_path(token: Optional[str]) -> str:
+    """One spool per station token, so that several bridges on one laptop never share a sequence."""
+    if not token:
+        return DEFAULT_SPOOL_PATH
+    stem, ext = os.path.splitext(DEFAULT_SPOOL_PATH)
+    return f"{stem}-{hashlib.sha256(token.encode()).hexdigest()[:12]}{ext}"
 
 
 def setup_logging(verbose: bool) -> None:
@@ -80,7 +90,7 @@ async def amain(args) -> int:
               "(the station page of the LMS shows it), or use --no-upload", file=sys.stderr)
         return 2
     config = BridgeConfig(
-        server=args.server, token=token, spool_path=args.spool,
+        server=args.server, token=token, spool_path=args.spool or default_spool_path(token),
         devices=[a.strip() for a in args.devices.split(",") if a.strip()],
         connect_all=args.connect_all or bool(args.fake), scan_timeout_s=args.scan_timeout,
         upload=not args.no_upload)

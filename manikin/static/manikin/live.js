@@ -30,7 +30,7 @@
     tile.plot = new uPlot({
       width: width, height: height, legend: { show: false }, cursor: { show: false },
       plugins: [band],
-      scales: { x: { time: false, range: [-WINDOW_S, 0] }, y: { range: [75, -5] } },
+      scales: { x: { time: false, range: [-WINDOW_S, 0] }, y: { range: [-5, 75], dir: -1 } },
       axes: [{ values: function (u, vals) { return vals.map(function (v) { return v + "s"; }); }, size: 28 },
              { values: function (u, vals) { return vals.map(function (v) { return v; }); }, size: 34, label: "mm", labelSize: 14 }],
       series: [{}, { stroke: "#c8102e", width: 2, points: { show: false } }]
@@ -102,7 +102,7 @@
       tile.dirty = true;
       (it.compressions || []).forEach(function (c) { onCompression(tile, c); });
       if (it.summary) onSummary(tile, it.summary);
-      if (it.recording === null) setText(tile, "state", T.states.streaming, "streaming");
+      setText(tile, "state", T.states.streaming, "streaming");
     });
     root.dataset.lastFrameAt = String(Date.now());
     root.dataset.frames = String(parseInt(root.dataset.frames || "0", 10) + 1);
