@@ -6,7 +6,9 @@ is called by the bridge WebSocket consumer; it is also callable on its own in te
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,115 +228,160 @@ def _parse_frame(frame: dict) -> dict:
     return out
 
 
+class BridgeLink:
+    """What the server remembers about one bridge connection, so that each batch costs few queries.
+
+    - ``high_water``: every seq at or below it may already be stored (checked against the database);
+      frames above it are new unless a concurrent connection of the same bridge stored them, in which
+      case the unique constraint aborts the batch and nothing of it is acknowledged.
+    - the station's manikins by address, and what was last written about each, so that unchanged
+      state and ``last_seen_at`` (at most every ``SEEN_EVERY_S``) are not written again and again.
+    """
+
+    SEEN_EVERY_S = 5.0
+
+    def __init__(self, station: Station, bridge_id: str, high_water: int = 0):
+        self.station = station
+        self.bridge_id = bridge_id
+        self.high_water = high_water
+        self.manikins: dict[str, int] = dict(Manikin.objects.filter(station=station).values_list("address", "pk"))
+        self.written_state: dict[int, str] = {}
+        self.seen_written: dict[int, float] = {}
+        self.station_seen_written = 0.0
+
+    def ingest(self, frames: list[dict]) -> IngestResult:
+        """Store a batch of frames, each exactly once, in one transaction; see :func:`ingest_frames`."""
+        return ingest_batches([(self, frames)])[0]
+
+    def _parse(self, frames: list[dict], result: IngestResult) -> list[dict]:
+        """Validate the frames; invalid ones are kept verbatim in ``RejectedFrame``, explained and acknowledged."""
+        parsed: list[dict] = []
+        rejected: list[RejectedFrame] = []
+        for frame in frames:
+            try:
+                parsed.append(_parse_frame(frame))
+            except (ValueError, TypeError) as exc:
+                seq = frame.get("seq") if isinstance(frame.get("seq"), int) else None
+                rejected.append(RejectedFrame(station=self.station, bridge_id=self.bridge_id, seq=seq,
+                                              error=str(exc)[:255], body=json.dumps(frame, default=str)[:1_000_000]))
+                result.errors.append({"type": "error", "code": "bad_frame", "seq": seq, "message": str(exc)})
+                if seq is not None:
+                    result.acked.append(seq)
+        if rejected:
+            RejectedFrame.objects.bulk_create(rejected)
+        return parsed
+
+    def _fresh(self, parsed: list[dict]) -> list[dict]:
+        """The frames not stored before: only seqs at or below the high-water mark need a look."""
+        seqs = [p["seq"] for p in parsed]
+        seen: set[int] = set()
+        if seqs and min(seqs) <= self.high_water:
+            seen = set(Frame.objects.filter(bridge_id=self.bridge_id, seq__in=seqs).values_list("seq", flat=True))
+        fresh, taken = [], set()
+        for p in parsed:
+            if p["seq"] not in seen and p["seq"] not in taken:
+                taken.add(p["seq"])
+                fresh.append(p)
+        self._register_unknown(fresh)
+        return fresh
+
+    def _register_unknown(self, fresh: list[dict]) -> None:
+        """A device the station did not list is registered, never dropped."""
+        for p in fresh:
+            if p["device"] not in self.manikins:
+                m, _created = Manikin.objects.get_or_create(
+                    station=self.station, address=p["device"],
+                    defaults={"label": "", "protocol": p.get("protocol") or "laerdal-qcpr"})
+                self.manikins[p["device"]] = m.pk
+
+    def _row(self, p: dict, active: dict, result: IngestResult) -> Frame:
+        mid = self.manikins[p["device"]]
+        if p["kind"] == "status":
+            result.statuses.append({"manikin_id": mid, **p["status"]})
+            return Frame(station_id=self.station.pk, bridge_id=self.bridge_id, seq=p["seq"], kind=Frame.Kind.STATUS,
+                         manikin_id=mid, sent_at=p["sent_at"], status=p["status"])
+        rec = active.get(mid)
+        result.samples.append({"manikin_id": mid, "recording_id": rec, "seq": p["seq"], "t": p["t"],
+                               "depth_mm": p["depth"], "volume_ml": p["volume"], "sent_at": p["sent_at"],
+                               "lost": p["lost"]})
+        return Frame(
+            station_id=self.station.pk, bridge_id=self.bridge_id, seq=p["seq"], kind=Frame.Kind.SAMPLES,
+            manikin_id=mid, recording_id=rec, sent_at=p["sent_at"], n_samples=len(p["t"]),
+            t_first=float(p["t"][0]) if len(p["t"]) else None,
+            t=p["t"].astype("<f8").tobytes(), depth=p["depth"].astype("<f4").tobytes(),
+            volume=None if p["volume"] is None else p["volume"].astype("<f4").tobytes(),
+            lost=p["lost"], malformed=p["malformed"],
+        )
+
+    def _write_manikin_state(self, fresh: list[dict], now, now_s: float) -> None:
+        by_manikin: dict[int, list[dict]] = {}
+        for p in fresh:
+            by_manikin.setdefault(self.manikins[p["device"]], []).append(p)
+        for mid, mine in by_manikin.items():
+            updates: dict[str, Any] = {}
+            lost = sum(p.get("lost", 0) for p in mine)
+            malformed = sum(p.get("malformed", 0) for p in mine)
+            if lost:
+                updates["samples_lost"] = F("samples_lost") + lost
+            if malformed:
+                updates["packets_malformed"] = F("packets_malformed") + malformed
+            statuses = [p["status"] for p in mine if p["kind"] == "status"]
+            if statuses:
+                s = statuses[-1]
+                updates.update(state=s["state"], status_message=s["message"])
+                updates.update({k: s[k] for k in ("battery_pct", "rssi_dbm", "info") if s[k] is not None})
+            elif self.written_state.get(mid) != Manikin.State.STREAMING:
+                updates["state"] = Manikin.State.STREAMING
+            if updates or now_s - self.seen_written.get(mid, 0.0) >= self.SEEN_EVERY_S:
+                updates["last_seen_at"] = now
+                self.seen_written[mid] = now_s
+                Manikin.objects.filter(pk=mid).update(**updates)
+                if "state" in updates:
+                    self.written_state[mid] = updates["state"]
+
+
+def ingest_batches(batches: list[tuple[BridgeLink, list[dict]]]) -> list[IngestResult]:
+    """Store the frames of several bridge connections in one transaction (group commit).
+
+    Each frame is stored exactly once (unique ``(bridge_id, seq)``); a failure stores nothing of any
+    batch and acknowledges nothing, so every bridge resends. Returns one result per batch.
+    """
+    now, now_s = timezone.now(), time.monotonic()
+    results = [IngestResult() for _ in batches]
+    with transaction.atomic():
+        fresh_by_link = []
+        for (link, frames), result in zip(batches, results):
+            parsed = link._parse(frames, result)
+            fresh_by_link.append((link, parsed, link._fresh(parsed)))
+        ids = {link.manikins[p["device"]] for link, _parsed, fresh in fresh_by_link for p in fresh}
+        active = dict(Recording.objects.filter(manikin_id__in=ids, stopped_at__isnull=True)
+                      .values_list("manikin_id", "pk")) if ids else {}
+        rows = [link._row(p, active, result)
+                for (link, _parsed, fresh), result in zip(fresh_by_link, results) for p in fresh]
+        Frame.objects.bulk_create(rows, batch_size=500)
+        for link, _parsed, fresh in fresh_by_link:
+            link._write_manikin_state(fresh, now, now_s)
+            if now_s - link.station_seen_written >= link.SEEN_EVERY_S:
+                Station.objects.filter(pk=link.station.pk).update(last_seen_at=now)
+                link.station_seen_written = now_s
+    for (link, parsed, _fresh), result in zip(fresh_by_link, results):
+        seqs = [p["seq"] for p in parsed]
+        result.acked.extend(seqs)
+        if seqs:
+            link.high_water = max(link.high_water, max(seqs))
+    return results
+
+
 def ingest_frames(station: Station, bridge_id: str, frames: list[dict]) -> IngestResult:
     """Store a batch of frames from one bridge, each exactly once, in one transaction.
 
     Every frame is acknowledged: stored ones, ones stored before (duplicates after a resend) and
     invalid ones, which are kept verbatim in ``RejectedFrame`` so that nothing is silently lost.
+    A bridge connection keeps a :class:`BridgeLink`; the WebSocket consumers go through
+    :func:`ingest_batches` to commit several connections' frames together.
     """
-    import json
-
-    result = IngestResult()
-    parsed: list[dict] = []
-    rejected: list[RejectedFrame] = []
-    for frame in frames:
-        try:
-            parsed.append(_parse_frame(frame))
-        except (ValueError, TypeError) as exc:
-            seq = frame.get("seq") if isinstance(frame.get("seq"), int) else None
-            rejected.append(RejectedFrame(station=station, bridge_id=bridge_id, seq=seq, error=str(exc)[:255],
-                                          body=json.dumps(frame, default=str)[:1_000_000]))
-            result.errors.append({"type": "error", "code": "bad_frame", "seq": seq, "message": str(exc)})
-            if seq is not None:
-                result.acked.append(seq)
-    now = timezone.now()
-    with transaction.atomic():
-        if rejected:
-            RejectedFrame.objects.bulk_create(rejected)
-        seqs = [p["seq"] for p in parsed]
-        seen = set(Frame.objects.filter(bridge_id=bridge_id, seq__in=seqs).values_list("seq", flat=True))
-        fresh, dup_in_batch = [], set()
-        for p in parsed:
-            if p["seq"] in seen or p["seq"] in dup_in_batch:
-                continue
-            dup_in_batch.add(p["seq"])
-            fresh.append(p)
-        manikins = _manikins_for(station, {p["device"]: p.get("protocol") for p in fresh})
-        active = dict(Recording.objects.filter(manikin__in=[m.pk for m in manikins.values()], stopped_at__isnull=True)
-                      .values_list("manikin_id", "pk"))
-        rows = []
-        for p in fresh:
-            m = manikins[p["device"]]
-            if p["kind"] == "samples":
-                rec = active.get(m.pk)
-                rows.append(Frame(
-                    station=station, bridge_id=bridge_id, seq=p["seq"], kind=Frame.Kind.SAMPLES, manikin=m,
-                    recording_id=rec, sent_at=p["sent_at"], n_samples=len(p["t"]),
-                    t_first=float(p["t"][0]) if len(p["t"]) else None,
-                    t=p["t"].astype("<f8").tobytes(), depth=p["depth"].astype("<f4").tobytes(),
-                    volume=None if p["volume"] is None else p["volume"].astype("<f4").tobytes(),
-                    lost=p["lost"], malformed=p["malformed"],
-                ))
-                result.samples.append({"manikin_id": m.pk, "recording_id": rec, "seq": p["seq"], "t": p["t"],
-                                       "depth_mm": p["depth"], "volume_ml": p["volume"], "sent_at": p["sent_at"],
-                                       "lost": p["lost"]})
-            else:
-                rows.append(Frame(station=station, bridge_id=bridge_id, seq=p["seq"], kind=Frame.Kind.STATUS,
-                                  manikin=m, sent_at=p["sent_at"], status=p["status"]))
-                result.statuses.append({"manikin_id": m.pk, **p["status"]})
-        Frame.objects.bulk_create(rows)
-        _apply_counters(manikins, fresh, now)
-        if active:
-            for rec_id, n in _count_by(result.samples, "recording_id").items():
-                if rec_id is not None:
-                    Recording.objects.filter(pk=rec_id).update(sample_count=F("sample_count") + n)
-        Station.objects.filter(pk=station.pk).update(last_seen_at=now)
-    result.acked.extend(p["seq"] for p in parsed)
-    return result
-
-
-def _count_by(items: list[dict], key: str) -> dict:
-    out: dict = {}
-    for item in items:
-        out[item[key]] = out.get(item[key], 0) + len(item["t"])
-    return out
-
-
-def _manikins_for(station: Station, devices: dict[str, str | None]) -> dict[str, Manikin]:
-    """The station's manikins by address; a device the station did not list is registered, not dropped."""
-    found = {m.address: m for m in Manikin.objects.filter(station=station, address__in=list(devices))}
-    for address, protocol in devices.items():
-        if address not in found:
-            found[address], _created = Manikin.objects.get_or_create(
-                station=station, address=address, defaults={"label": "", "protocol": protocol or "laerdal-qcpr"})
-    return found
-
-
-def _apply_counters(manikins: dict[str, Manikin], fresh: list[dict], now) -> None:
-    for address, m in manikins.items():
-        mine = [p for p in fresh if p["device"] == address]
-        if not mine:
-            continue
-        updates: dict[str, Any] = {"last_seen_at": now}
-        lost = sum(p.get("lost", 0) for p in mine)
-        malformed = sum(p.get("malformed", 0) for p in mine)
-        if lost:
-            updates["samples_lost"] = F("samples_lost") + lost
-        if malformed:
-            updates["packets_malformed"] = F("packets_malformed") + malformed
-        statuses = [p["status"] for p in mine if p["kind"] == "status"]
-        if statuses:
-            s = statuses[-1]
-            updates.update(state=s["state"], status_message=s["message"])
-            if s["battery_pct"] is not None:
-                updates["battery_pct"] = s["battery_pct"]
-            if s["rssi_dbm"] is not None:
-                updates["rssi_dbm"] = s["rssi_dbm"]
-            if s["info"] is not None:
-                updates["info"] = s["info"]
-        elif any(p["kind"] == "samples" for p in mine):
-            updates["state"] = "streaming"
-        Manikin.objects.filter(pk=m.pk).update(**updates)
+    high_water = Frame.objects.filter(bridge_id=bridge_id).aggregate(m=Max("seq"))["m"] or 0
+    return BridgeLink(station, bridge_id, high_water).ingest(frames)
 
 
 # ------------------------------------------------------------------ recordings

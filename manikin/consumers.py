@@ -37,6 +37,88 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+class IngestHub:
+    """Group commit across all bridge connections of this process.
+
+    Connections hand in their pending frames; whatever arrives while one transaction runs goes
+    into the next one together. One database round trip then serves every station at once.
+    """
+
+    _by_loop: dict = {}
+
+    @classmethod
+    def current(cls) -> IngestHub:
+        loop = asyncio.get_running_loop()
+        hub = cls._by_loop.get(loop)
+        if hub is None:
+            hub = cls._by_loop[loop] = cls()
+        return hub
+
+    def __init__(self):
+        self.queue: list[tuple[api.BridgeLink, list[dict], asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def submit(self, link: api.BridgeLink, frames: list[dict]) -> api.IngestResult:
+        future = asyncio.get_running_loop().create_future()
+        self.queue.append((link, frames, future))
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._run())
+        return await future
+
+    async def _run(self):
+        while self.queue:
+            batch, self.queue = self.queue, []
+            try:
+                results = await database_sync_to_async(api.ingest_batches)([(link, f) for link, f, _ in batch])
+            except Exception as exc:  # nothing stored, nothing acknowledged: the bridges resend
+                log.exception("storing %d batches failed", len(batch))
+                for _link, _frames, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_link, _frames, future), result in zip(batch, results):
+                if not future.done():
+                    future.set_result(result)
+
+
+class RoomPublisher:
+    """Coalesces what the bridge connections of this process publish to a room.
+
+    After a group commit every connection publishes at nearly the same moment; gathering for
+    ``WINDOW_S`` turns that into one channel-layer message per room instead of one per station,
+    which keeps a console that watches 60 manikins far from its limits.
+    """
+
+    WINDOW_S = 0.01
+    _by_loop: dict = {}
+
+    @classmethod
+    def current(cls) -> RoomPublisher:
+        loop = asyncio.get_running_loop()
+        pub = cls._by_loop.get(loop)
+        if pub is None:
+            pub = cls._by_loop[loop] = cls()
+        return pub
+
+    def __init__(self):
+        self.pending: dict[int, dict] = {}
+        self.task: asyncio.Task | None = None
+
+    def add(self, layer, room_id: int, items: list, statuses: list) -> None:
+        event = self.pending.setdefault(room_id, {"type": "live.frames", "items": [], "statuses": []})
+        event["items"].extend(items)
+        event["statuses"].extend(statuses)
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._flush(layer))
+
+    async def _flush(self, layer):
+        await asyncio.sleep(self.WINDOW_S)
+        pending, self.pending = self.pending, {}
+        for room_id, event in pending.items():
+            event["published_at"] = time.time()
+            await layer.group_send(room_group(room_id), event)
+
+
 class BridgeConsumer(AsyncWebsocketConsumer):
     """``/ws/bridge/``: one exam-site bridge, authenticated by its station's token."""
 
@@ -88,6 +170,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 await self.close(code=AUTH_CLOSE_CODE)
                 return
             self.bridge_id = str(frame["bridge_id"])[:64]
+            self.link = await database_sync_to_async(api.BridgeLink)(self.station, self.bridge_id,
+                                                                     welcome["acked_seq"])
             await self.send(json.dumps(welcome))
             return
         if self.bridge_id is None:
@@ -101,15 +185,15 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         while self.pending:
             batch, self.pending = self.pending, []
             try:
-                result = await database_sync_to_async(api.ingest_frames)(self.station, self.bridge_id, batch)
+                result = await IngestHub.current().submit(self.link, batch)
             except Exception:
                 # Nothing of this batch was acked: the bridge resends it after reconnecting.
                 log.exception("storing %d frames from station %s failed", len(batch), self.station.pk)
                 self.pending = []
                 await self.close(code=STORE_FAILED_CODE)
                 return
-            for seq in result.acked:
-                await self.send(json.dumps({"type": "ack", "seq": seq}))
+            if result.acked:  # one message acknowledges the whole batch
+                await self.send(json.dumps({"type": "ack", "seqs": result.acked}))
             for err in result.errors:
                 await self.send(json.dumps(err))
             await self._publish(result)
@@ -127,10 +211,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             if s["recording_id"] is not None and len(s["t"]):
                 item.update(await self._score(s))
             items.append(item)
-        await self.channel_layer.group_send(room_group(self.station.room_id), {
-            "type": "live.frames", "station": self.station.pk, "items": items, "statuses": result.statuses,
-            "published_at": time.time(),
-        })
+        RoomPublisher.current().add(self.channel_layer, self.station.room_id, items, result.statuses)
 
     async def _score(self, s: dict) -> dict:
         """Feed the recording's streaming scorer; rebuild it from stored samples when this process has none."""

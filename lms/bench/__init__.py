@@ -8,4 +8,5 @@ read against it.
 BENCHMARKS = {
     "http": "lms.bench.http:run",
     "scorer": "manikin.scoring.benchmark:run",
+    "stream": "manikin.bench:run",
 }

@@ -104,6 +104,18 @@ class Spool:
             cur = self._db.execute("DELETE FROM frames WHERE seq = ?", (int(seq),))
         return cur.rowcount > 0
 
+    def ack_many(self, seqs: list[int]) -> int:
+        """Delete acknowledged frames in one transaction; returns how many were still spooled."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.executemany("DELETE FROM frames WHERE seq = ?", [(int(s),) for s in seqs])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return cur.rowcount
+
     def ack_through(self, seq: int) -> int:
         """Delete every frame with ``seq <= seq`` (server's ``acked_seq``); returns how many.
 

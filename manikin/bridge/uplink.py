@@ -217,16 +217,16 @@ class Uplink:
                 log.warning("ignoring a non-JSON frame from the server")
                 continue
             if kind == "ack":
+                # {"seq": N} acknowledges one frame, {"seqs": [...]} a whole batch stored in one transaction.
                 try:
-                    seq = int(msg["seq"])
+                    seqs = [int(x) for x in msg["seqs"]] if "seqs" in msg else [int(msg["seq"])]
                 except (KeyError, TypeError, ValueError):
                     log.warning("ack without a valid seq: %r", msg)
                     continue
-                if self.spool.ack(seq):
-                    self.stats["acked"] += 1
-                else:
-                    self.stats["duplicate_acks"] += 1
-                self.in_flight.discard(seq)
+                deleted = self.spool.ack_many(seqs)
+                self.stats["acked"] += deleted
+                self.stats["duplicate_acks"] += len(seqs) - deleted
+                self.in_flight.difference_update(seqs)
                 self._wakeup.set()
             elif kind == "error":
                 log.error("server error %s: %s", msg.get("code"), msg.get("message"))

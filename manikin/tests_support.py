@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests against a real Daphne server in its own process."""
+"""Helpers for end-to-end runs against a real Daphne server in its own process (tests and benchmarks)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,116 @@
+"""The WebSocket endpoints in-process: token checks, hello/ack, live fan-out, browser-socket permissions."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from lms import api as lms_api
+from lms.models import Organisation, Role
+from lms.routing import application
+from manikin import api
+from manikin.models import Frame
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ADDR = "F0:0D:00:00:00:01"
+
+
+@pytest.fixture
+def site(regions, make_person):
+    org = lms_api.create_organisation(None, name="考点", kind=Organisation.Kind.EXAM_SITE, region=regions["xihu"])
+    room = api.create_room(None, organisation=org, name="考场")
+    s1, tok1 = api.create_station(None, room=room, name="1号")
+    s2, tok2 = api.create_station(None, room=room, name="2号")
+    api.assign_manikin(None, station=s1, address=ADDR, label="1-1")
+    return {"room": room, "s1": s1, "s2": s2, "tok1": tok1, "tok2": tok2,
+            "examiner": make_person(regions["xihu"], roles=(Role.EXAMINER,), organisation=org),
+            "stranger": make_person(regions["beilun"], roles=(Role.EXAMINER,))}
+
+
+def bridge_socket(token):
+    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+    return WebsocketCommunicator(application, "/ws/bridge/", headers=headers)
+
+
+async def hello(comm, bridge_id="bridge-1"):
+    await comm.send_json_to({"type": "hello", "bridge_id": bridge_id, "version": 1, "software": "test"})
+    return await comm.receive_json_from(timeout=5)
+
+
+@pytest.mark.parametrize("token", [None, "not-a-real-station-token"])
+async def test_a_wrong_token_is_refused_with_4401(site, token):
+    comm = bridge_socket(token)
+    connected, _ = await comm.connect()
+    assert connected  # accepted only to say why: then closed with 4401
+    out = await comm.receive_output(timeout=5)
+    assert out == {"type": "websocket.close", "code": 4401}
+    await comm.disconnect()
+
+
+async def test_hello_welcome_and_acks(site):
+    comm = bridge_socket(site["tok1"])
+    assert (await comm.connect())[0]
+    welcome = await hello(comm)
+    assert welcome["type"] == "welcome" and welcome["station"]["name"] == "1号" and welcome["acked_seq"] == 0
+    assert welcome["manikins"] == [{"address": ADDR, "label": "1-1", "protocol": "laerdal-qcpr"}]
+    for seq in (1, 2, 2):  # the last one is a resend
+        await comm.send_json_to({"type": "samples", "seq": seq, "device": ADDR, "protocol": "laerdal-qcpr",
+                                 "sent_at": 1.0, "t": [seq * 0.1], "depth_mm": [3.0], "volume_ml": None,
+                                 "lost": 0, "malformed": 0})
+    acked = []
+    while len(acked) < 3:  # group commit: one ack message may cover several frames
+        ack = await comm.receive_json_from(timeout=5)
+        assert ack["type"] == "ack"
+        acked += ack["seqs"]
+    assert sorted(acked) == [1, 2, 2]
+    await comm.disconnect()
+    stored = await database_sync_to_async(Frame.objects.filter(bridge_id="bridge-1").count)()
+    assert stored == 2
+
+
+async def test_another_stations_bridge_is_refused(site):
+    first = bridge_socket(site["tok1"])
+    await first.connect()
+    await hello(first, "bridge-x")
+    await first.send_json_to({"type": "status", "seq": 1, "device": ADDR, "sent_at": 1.0, "state": "connected"})
+    assert (await first.receive_json_from(timeout=5)) == {"type": "ack", "seqs": [1]}
+    await first.disconnect()
+    second = bridge_socket(site["tok2"])  # same bridge (same spool), station 2's token
+    await second.connect()
+    error = await hello(second, "bridge-x")
+    assert error["type"] == "error" and error["code"] == "wrong_station" and "1号" in error["message"]
+    assert (await second.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_console_receives_live_frames_and_strangers_are_refused(site):
+    console = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
+                                    headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")])
+    console.scope["user"] = site["examiner"]
+    assert (await console.connect())[0]
+    comm = bridge_socket(site["tok1"])
+    await comm.connect()
+    await hello(comm)
+    await comm.send_json_to({"type": "samples", "seq": 1, "device": ADDR, "protocol": "laerdal-qcpr",
+                             "sent_at": 123.0, "t": [0.0, 0.016], "depth_mm": [1.0, 4.5], "volume_ml": None,
+                             "lost": 0, "malformed": 0})
+    event = json.loads(await console.receive_from(timeout=5))
+    assert event["type"] == "live.frames"
+    item = event["items"][0]
+    assert item["depth_mm"] == [1.0, 4.5] and item["sent_at"] == 123.0
+    await comm.disconnect()
+    await console.disconnect()
+
+    stranger = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
+                                     headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")])
+    stranger.scope["user"] = site["stranger"]
+    connected, code = await stranger.connect()
+    assert not connected and code == 4403
+
+
+async def test_console_socket_refuses_other_origins(site):
+    console = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
+                                    headers=[(b"origin", b"http://evil.example"), (b"host", b"127.0.0.1:8000")])
+    console.scope["user"] = site["examiner"]
+    connected, _ = await console.connect()
+    assert not connected
