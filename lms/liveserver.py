@@ -87,3 +87,36 @@ class LiveServer:
     def restart(self, kill: bool = True) -> None:
         self.stop(kill=kill)
         self.start()
+
+
+class ScratchDatabase:
+    """A throw-away PostgreSQL database on the server of ``DATABASE_URL``, for a benchmark or test run.
+
+    ``with ScratchDatabase(os.environ.get("DATABASE_URL")) as url:`` gives a fresh database URL (or
+    None when no PostgreSQL URL was given: the caller then uses a SQLite file).
+    """
+
+    def __init__(self, base_url: str | None):
+        self.base_url = base_url if base_url and base_url.startswith(("postgres://", "postgresql://")) else None
+        self.name = f"lms_scratch_{os.getpid()}_{int(time.time())}"
+
+    def _admin(self):
+        import psycopg
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(self.base_url)
+        return psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
+
+    def __enter__(self) -> str | None:
+        if not self.base_url:
+            return None
+        from urllib.parse import urlsplit, urlunsplit
+
+        with self._admin() as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        return urlunsplit(urlsplit(self.base_url)._replace(path=f"/{self.name}"))
+
+    def __exit__(self, *exc) -> None:
+        if self.base_url:
+            with self._admin() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

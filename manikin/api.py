@@ -187,7 +187,7 @@ def _floats(values, name: str, n: int | None = None) -> np.ndarray:
     return arr
 
 
-def _parse_frame(frame: dict) -> dict:
+def parse_frame(frame: dict) -> dict:
     """Validate one frame; return the fields to store. Raises ValueError with an English reason."""
     kind = frame.get("type")
     seq = frame.get("seq")
@@ -259,7 +259,7 @@ class BridgeLink:
         rejected: list[RejectedFrame] = []
         for frame in frames:
             try:
-                parsed.append(_parse_frame(frame))
+                parsed.append(parse_frame(frame))
             except (ValueError, TypeError) as exc:
                 seq = frame.get("seq") if isinstance(frame.get("seq"), int) else None
                 rejected.append(RejectedFrame(station=self.station, bridge_id=self.bridge_id, seq=seq,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from lms.liveserver import ROOT, LiveServer, prepare_database, server_env
+from lms.liveserver import ROOT, LiveServer, ScratchDatabase, prepare_database, server_env
 
 SETUP = """
 from lms.models import Organisation
@@ -65,9 +66,10 @@ async def _console(url: str, cookie: str, origin: str, stop_at: float, latencies
             if event.get("type") != "live.frames":
                 continue
             counts["events"] += 1
+            counts["layer_s"].append(now - event["published_at"])
             for item in event["items"]:
-                counts["samples"] += len(item["t"])
-                if item.get("sent_at"):
+                if "t" in item:  # samples (scores of running recordings follow in items without them)
+                    counts["samples"] += len(item["t"])
                     latencies.append(now - item["sent_at"])
 
 
@@ -81,9 +83,9 @@ def run(out=print, quick: bool = False, manikins: int = 60, per_station: int = 6
         manikins = min(manikins, 12)
     stations = max(1, manikins // per_station)
     manikins = stations * per_station
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ScratchDatabase(os.environ.get("DATABASE_URL")) as db_url:
         tmp = Path(tmp)
-        env = server_env(tmp)
+        env = server_env(tmp, {"DATABASE_URL": db_url} if db_url else None)
         prepare_database(tmp, env)
         room = int(manage_shell(env, SETUP.format(stations=stations, per_station=per_station, record=record)).split()[-1])
         server = LiveServer(tmp, env).start()
@@ -100,7 +102,7 @@ def run(out=print, quick: bool = False, manikins: int = 60, per_station: int = 6
                 p.cpu_percent(None)
             psutil.cpu_percent(None)
             latencies: list[float] = []
-            counts = {"events": 0, "samples": 0}
+            counts = {"events": 0, "samples": 0, "layer_s": []}
             t0 = time.time()
             asyncio.run(_console(f"{server.ws_url}/ws/rooms/{room}/", cookie, server.url, t0 + duration_s,
                                  latencies, counts))
@@ -128,13 +130,20 @@ def run(out=print, quick: bool = False, manikins: int = 60, per_station: int = 6
         "stream_latency_p99_ms": round(float(np.percentile(lat_ms, 99)), 1) if len(lat_ms) else None,
         "stream_latency_max_ms": round(float(lat_ms.max()), 1) if len(lat_ms) else None,
         "stream_cpu_pct": cpu,
+        # the part of the latency after the server published: channel layer, console consumer, socket
+        "stream_publish_to_console_p50_ms": round(float(np.percentile(counts["layer_s"], 50)) * 1000, 1)
+        if counts["layer_s"] else None,
+        "stream_publish_to_console_p99_ms": round(float(np.percentile(counts["layer_s"], 99)) * 1000, 1)
+        if counts["layer_s"] else None,
     }
     lost = figures["stream_samples_sent"] - figures["stream_samples_stored"]
     out(f"Live stream: {manikins} virtual manikins (~60 Hz) on {stations} stations, "
         f"{'every one recording and scored live, ' if record else ''}{duration_s:.0f} s measured "
-        f"after {warmup_s:.0f} s warm-up, one Daphne, one console")
+        f"after {warmup_s:.0f} s warm-up, one Daphne ({'PostgreSQL' if 'postgres' in env.get('DATABASE_URL', '') else 'SQLite'}, "
+        f"{'Redis' if env.get('REDIS_URL') else 'in-memory'} channel layer), one console")
     out(f"  latency bridge send → console receive: p50 {figures['stream_latency_p50_ms']} ms, "
-        f"p99 {figures['stream_latency_p99_ms']} ms, max {figures['stream_latency_max_ms']} ms")
+        f"p99 {figures['stream_latency_p99_ms']} ms, max {figures['stream_latency_max_ms']} ms; of which publish → console "
+        f"p50 {figures['stream_publish_to_console_p50_ms']} ms, p99 {figures['stream_publish_to_console_p99_ms']} ms")
     out(f"  samples sent {figures['stream_samples_sent']:,}, stored {figures['stream_samples_stored']:,} "
         f"({'nothing lost' if lost == 0 else f'{lost:,} missing'}); frames sent {figures['stream_frames_sent']:,}, "
         f"stored {figures['stream_frames_stored']:,}; left in spools {figures['stream_spooled_left']}")

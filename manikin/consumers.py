@@ -129,6 +129,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.flusher: asyncio.Task | None = None
         self.scorers: dict[int, StreamScorer] = {}
         self.last_t: dict[int, float] = {}
+        self.early: set[int] = set()  # seqs whose samples went to the consoles before their commit
         auth = _header(self.scope, b"authorization") or ""
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         self.station = await database_sync_to_async(api.authenticate_station)(token)
@@ -178,8 +179,30 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self.send(json.dumps({"type": "error", "code": "no_hello", "message": "send hello first"}))
             return
         self.pending.append(frame)
+        self._publish_early(frame)
         if self.flusher is None or self.flusher.done():
             self.flusher = asyncio.ensure_future(self._flush_loop())
+
+    def _publish_early(self, frame: dict) -> None:
+        """Show new samples on the consoles at once; the disk commit (and the ack) follow.
+
+        Only frames newer than anything stored before, from a known manikin, and valid: a resend
+        after a reconnect, or an invalid frame, is shown (or not) after the commit. The scores of a
+        recording depend on the stored frames and go out after the commit.
+        """
+        if frame.get("type") != "samples" or not isinstance(frame.get("seq"), int):
+            return
+        if frame["seq"] <= self.link.high_water:
+            return
+        try:
+            p = api.parse_frame(frame)
+        except (ValueError, TypeError):
+            return
+        manikin_id = self.link.manikins.get(p["device"])
+        if manikin_id is None or not len(p["t"]):
+            return
+        self.early.add(p["seq"])
+        RoomPublisher.current().add(self.channel_layer, self.station.room_id, [_sample_item(manikin_id, p)], [])
 
     async def _flush_loop(self):
         while self.pending:
@@ -190,6 +213,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 # Nothing of this batch was acked: the bridge resends it after reconnecting.
                 log.exception("storing %d frames from station %s failed", len(batch), self.station.pk)
                 self.pending = []
+                self.early.clear()
                 await self.close(code=STORE_FAILED_CODE)
                 return
             if result.acked:  # one message acknowledges the whole batch
@@ -199,19 +223,22 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self._publish(result)
 
     async def _publish(self, result: api.IngestResult) -> None:
-        if not (result.samples or result.statuses):
-            return
+        """After the commit: samples not shown yet, scores of running recordings, manikin status."""
         items = []
         for s in result.samples:
-            item = {
-                "manikin": s["manikin_id"], "seq": s["seq"], "sent_at": s["sent_at"], "recording": s["recording_id"],
-                "t": np.round(s["t"], 3).tolist(), "depth_mm": np.round(s["depth_mm"], 1).tolist(),
-                "lost": s["lost"],
-            }
+            if s["seq"] in self.early:  # the samples are on the consoles already
+                self.early.discard(s["seq"])
+                item = {"manikin": s["manikin_id"], "seq": s["seq"]}
+            else:
+                item = _sample_item(s["manikin_id"], {"seq": s["seq"], "sent_at": s["sent_at"], "t": s["t"],
+                                                      "depth": s["depth_mm"]})
+            item["recording"] = s["recording_id"]
             if s["recording_id"] is not None and len(s["t"]):
                 item.update(await self._score(s))
-            items.append(item)
-        RoomPublisher.current().add(self.channel_layer, self.station.room_id, items, result.statuses)
+            if "t" in item or "summary" in item:
+                items.append(item)
+        if items or result.statuses:
+            RoomPublisher.current().add(self.channel_layer, self.station.room_id, items, result.statuses)
 
     async def _score(self, s: dict) -> dict:
         """Feed the recording's streaming scorer; rebuild it from stored samples when this process has none."""
@@ -237,6 +264,11 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         if not rec["active"]:
             self.scorers.pop(rec["id"], None)
             self.last_t.pop(rec["id"], None)
+
+
+def _sample_item(manikin_id: int, p: dict) -> dict:
+    return {"manikin": manikin_id, "seq": p["seq"], "sent_at": p["sent_at"],
+            "t": np.round(p["t"], 3).tolist(), "depth_mm": np.round(p["depth"], 1).tolist()}
 
 
 def _rebuild_scorer(recording_id: int):

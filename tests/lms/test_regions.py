@@ -89,3 +89,18 @@ def test_import_page_shows_row_errors(regions, make_person, client):
     resp = client.post("/regions/", {"file": SimpleUploadedFile("r.xlsx", good)})
     assert resp.status_code == 302
     assert Region.objects.filter(name="温州市", code="330300").exists()
+
+
+@pytest.mark.django_db
+def test_import_command(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(xlsx([HEADER, ["浙江省", "舟山市", "岱山县", None, 2022, 180000, "年鉴"]]).getvalue())
+    call_command("import_regions", str(good), stdout=open("/dev/null", "w"))
+    assert Region.objects.get(name="岱山县").population(2022).registered_population == 180000
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(xlsx([HEADER, ["浙江省", None, "某县", None, None, None, None]]).getvalue())
+    with pytest.raises(CommandError):
+        call_command("import_regions", str(bad))
+    assert not Region.objects.filter(name="某县").exists()

@@ -95,14 +95,16 @@
     (ev.statuses || []).forEach(function (st) { var tile = tiles[st.manikin_id]; if (tile) onStatus(tile, st); });
     (ev.items || []).forEach(function (it) {
       var tile = tiles[it.manikin]; if (!tile) return;
-      for (var i = 0; i < it.t.length; i++) { tile.t.push(it.t[i]); tile.d.push(it.depth_mm[i]); }
-      var cut = 0, last = tile.t[tile.t.length - 1];
-      while (cut < tile.t.length && tile.t[cut] < last - WINDOW_S - 1) cut++;
-      if (cut) { tile.t.splice(0, cut); tile.d.splice(0, cut); }
-      tile.dirty = true;
-      (it.compressions || []).forEach(function (c) { onCompression(tile, c); });
+      if (it.t) {  // samples: published as soon as they arrive
+        for (var i = 0; i < it.t.length; i++) { tile.t.push(it.t[i]); tile.d.push(it.depth_mm[i]); }
+        var cut = 0, last = tile.t[tile.t.length - 1];
+        while (cut < tile.t.length && tile.t[cut] < last - WINDOW_S - 1) cut++;
+        if (cut) { tile.t.splice(0, cut); tile.d.splice(0, cut); }
+        tile.dirty = true;
+        setText(tile, "state", T.states.streaming, "streaming");
+      }
+      (it.compressions || []).forEach(function (c) { onCompression(tile, c); });  // scores: after the commit
       if (it.summary) onSummary(tile, it.summary);
-      setText(tile, "state", T.states.streaming, "streaming");
     });
     root.dataset.lastFrameAt = String(Date.now());
     root.dataset.frames = String(parseInt(root.dataset.frames || "0", 10) + 1);
