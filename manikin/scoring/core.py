@@ -101,7 +101,7 @@ def geometry(t, x, P, Tb, U, lo, hi):
 
 
 def quiet_rest(t, x, t_start_first: float, t_end_prev):
-    """Resting level before a cycle, or None when there are too few quiet samples."""
+    """Resting level before a cycle, or None when there are too few quiet samples or they are not quiet."""
     t_lo = t_start_first - QUIET_WINDOW_S
     if t_end_prev is not None:
         t_lo = max(t_lo, t_end_prev + QUIET_AFTER_S)
@@ -112,7 +112,13 @@ def quiet_rest(t, x, t_start_first: float, t_end_prev):
     b = int(np.searchsorted(t, t_hi, side="right"))
     if b - a < sg.MIN_QUIET_SAMPLES:
         return None
-    return sg.quiet_level(x[a:b])
+    seg = x[a:b]
+    if float(seg.max() - seg.min()) > DETECT_MM:
+        # The chest moved by a whole compression in the window: not a quiet period (a recording that
+        # starts in the middle of compressions, say). Keep the previous level rather than read a
+        # compression's flank as the chest at rest.
+        return None
+    return sg.quiet_level(seg)
 
 
 def compression_pivots(pivots, final_state):
