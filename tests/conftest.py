@@ -48,3 +48,15 @@ def make_person(db):
 def _fast_password_hashing(settings):
     """Password hashing is deliberately slow; tests exercise logins, not the hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Close connections after each use in tests: the WebSocket tests run database code in worker
+    threads, whose kept-open connections would otherwise outlive the test database."""
+    from django.conf import settings
+    from django.db import connections
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+    connections.settings["default"]["CONN_MAX_AGE"] = 0  # what each worker thread's connection is made from
+    connections["default"].settings_dict["CONN_MAX_AGE"] = 0

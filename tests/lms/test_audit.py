@@ -64,3 +64,14 @@ def test_rejected_input_writes_no_audit_and_no_row(regions, make_person):
     with pytest.raises(ValidationError):
         api.create_person(admin, username="bad", real_name="坏数据", region=regions["xihu"], phone="123")
     assert (User.objects.count(), AuditLog.objects.count()) == before
+
+
+def test_sign_in_out_and_failures_are_audited(regions, make_person, client):
+    person = make_person(regions["xihu"], username="audited", password="pw-Secret-123")
+    client.post("/login/", {"username": "audited", "password": "wrong"})
+    client.post("/login/", {"username": "audited", "password": "pw-Secret-123"})
+    client.post("/logout/")
+    actions = list(AuditLog.objects.filter(action__startswith="auth.").order_by("id").values_list("action", "actor"))
+    assert actions == [("auth.login_failed", None), ("auth.login", person.pk), ("auth.logout", person.pk)]
+    failed = AuditLog.objects.get(action="auth.login_failed")
+    assert failed.object_repr == "audited" and "wrong" not in str(failed.after)

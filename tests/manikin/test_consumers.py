@@ -81,6 +81,7 @@ async def test_another_stations_bridge_is_refused(site):
     error = await hello(second, "bridge-x")
     assert error["type"] == "error" and error["code"] == "wrong_station" and "1号" in error["message"]
     assert (await second.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4401}
+    await second.disconnect()
 
 
 async def test_console_receives_live_frames_and_strangers_are_refused(site):
@@ -98,6 +99,7 @@ async def test_console_receives_live_frames_and_strangers_are_refused(site):
     assert event["type"] == "live.frames"
     item = event["items"][0]
     assert item["depth_mm"] == [1.0, 4.5] and item["sent_at"] == 123.0
+    assert (await comm.receive_json_from(timeout=5)) == {"type": "ack", "seqs": [1]}  # stored after it was shown
     await comm.disconnect()
     await console.disconnect()
 
@@ -106,6 +108,7 @@ async def test_console_receives_live_frames_and_strangers_are_refused(site):
     stranger.scope["user"] = site["stranger"]
     connected, code = await stranger.connect()
     assert not connected and code == 4403
+    await stranger.disconnect()
 
 
 async def test_console_socket_refuses_other_origins(site):
