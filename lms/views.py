@@ -42,22 +42,23 @@ def people(request):
     return render(request, "lms/people.html", {"form": form, "page": page})
 
 
-@login_required
-def person(request, pk: int):
+def _person_or_404(user, pk: int) -> User:
     try:
-        target = api.get_person(request.user, pk)
+        return api.get_person(user, pk)
     except User.DoesNotExist:
         raise Http404 from None
+
+
+@login_required
+def person(request, pk: int):
+    target = _person_or_404(request.user, pk)
     roles = target.role_assignments.select_related("region")
     return render(request, "lms/person.html", {"person": target, "roles": roles})
 
 
 @login_required
 def person_photo(request, pk: int):
-    try:
-        target = api.get_person(request.user, pk)
-    except User.DoesNotExist:
-        raise Http404 from None
+    target = _person_or_404(request.user, pk)
     if not target.photo:
         raise Http404
     response = FileResponse(target.photo.open("rb"))

@@ -37,22 +37,26 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-class IngestHub:
+class _PerLoop:
+    """One instance per event loop (a Daphne process has one; tests make several)."""
+
+    _by_loop: dict = {}
+
+    @classmethod
+    def current(cls):
+        loop = asyncio.get_running_loop()
+        key = (cls, loop)
+        if key not in _PerLoop._by_loop:
+            _PerLoop._by_loop[key] = cls()
+        return _PerLoop._by_loop[key]
+
+
+class IngestHub(_PerLoop):
     """Group commit across all bridge connections of this process.
 
     Connections hand in their pending frames; whatever arrives while one transaction runs goes
     into the next one together. One database round trip then serves every station at once.
     """
-
-    _by_loop: dict = {}
-
-    @classmethod
-    def current(cls) -> IngestHub:
-        loop = asyncio.get_running_loop()
-        hub = cls._by_loop.get(loop)
-        if hub is None:
-            hub = cls._by_loop[loop] = cls()
-        return hub
 
     def __init__(self):
         self.queue: list[tuple[api.BridgeLink, list[dict], asyncio.Future]] = []
@@ -81,7 +85,7 @@ class IngestHub:
                     future.set_result(result)
 
 
-class RoomPublisher:
+class RoomPublisher(_PerLoop):
     """Coalesces what the bridge connections of this process publish to a room.
 
     After a group commit every connection publishes at nearly the same moment; gathering for
@@ -90,15 +94,6 @@ class RoomPublisher:
     """
 
     WINDOW_S = 0.01
-    _by_loop: dict = {}
-
-    @classmethod
-    def current(cls) -> RoomPublisher:
-        loop = asyncio.get_running_loop()
-        pub = cls._by_loop.get(loop)
-        if pub is None:
-            pub = cls._by_loop[loop] = cls()
-        return pub
 
     def __init__(self):
         self.pending: dict[int, dict] = {}

@@ -34,33 +34,11 @@ def zigzag_feed(state, values, start_index, d, out):
     ``(kind, index, confirm_index, value)`` with kind 0 = trough, 1 = peak.
     Returns the new state.
     """
-    mode, ev, ei = state
-    i = start_index - 1
-    for v in values:
-        i += 1
-        if mode:
-            if v > ev:
-                ev = v
-                ei = i
-            elif v < ev - d:
-                out.append((1, ei, i, ev))
-                mode = 0
-                ev = v
-                ei = i
-        else:
-            if v < ev:
-                ev = v
-                ei = i
-            elif v > ev + d:
-                out.append((0, ei, i, ev))
-                mode = 1
-                ev = v
-                ei = i
-    return (mode, ev, ei)
+    return zigzag_sparse(state, values, range(start_index, start_index + len(values)), d, out)
 
 
 def zigzag_sparse(state, values, indices, d, out):
-    """Same transitions as ``zigzag_feed`` over a sparse list of samples."""
+    """The state machine over samples with the given global ``indices`` (consecutive or not)."""
     mode, ev, ei = state
     for v, i in zip(values, indices):
         if mode:
