@@ -67,6 +67,8 @@
   function onStatus(tile, st) {
     setText(tile, "state", T.states[st.state] || st.state, st.state);
     if (st.battery_pct !== null && st.battery_pct !== undefined) setText(tile, "battery", st.battery_pct + "%");
+    if (st.rssi_dbm !== null && st.rssi_dbm !== undefined) setText(tile, "rssi", st.rssi_dbm + " dBm");
+    if (st.message) tile.el.querySelector('[data-field="state"]').title = st.message;
   }
 
   function onRecording(tile, rec) {
