@@ -17,7 +17,8 @@ def manikin_cards(user) -> list[Card]:
         cards.append(Card(
             title=_("CPR consoles"),
             text=_("Watch every manikin of a room live, start and stop recordings, and see the scores."),
-            links=[(f"{r.organisation.name} · {r.name}", reverse("manikin:console", args=[r.pk])) for r in rooms],
+            links=[(f"{r.organisation.name} · {r.name}", reverse("manikin:console", args=[r.pk])) for r in rooms]
+            + [(_("All rooms"), reverse("manikin:rooms"))],
             order=15,
         ))
     mine = Recording.objects.filter(trainee=user).select_related("manikin")

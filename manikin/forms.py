@@ -32,3 +32,12 @@ class ManikinForm(forms.Form):
     def __init__(self, *args, stations=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["station"].queryset = stations
+
+
+class RoomForm(forms.Form):
+    organisation = forms.ModelChoiceField(label=_("Exam site or training base"), queryset=None)
+    name = forms.CharField(label=_("Room name"), max_length=64)
+
+    def __init__(self, *args, organisations=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].queryset = organisations

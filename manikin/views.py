@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from lms import api as lms_api
+from lms.models import Organisation
 
 from . import api
-from .forms import ManikinForm, StartRecordingForm, StationForm
+from .forms import ManikinForm, RoomForm, StartRecordingForm, StationForm
 from .live import recording_event
 from .models import Manikin, Recording
 from .scoring import DEFAULT_STANDARD_ID, load_standard
@@ -28,7 +29,22 @@ def _room_or_404(user, room_id):
 
 @login_required
 def rooms(request):
-    return render(request, "manikin/rooms.html", {"rooms": api.visible_rooms(request.user).order_by("organisation__name", "name")})
+    """The rooms a person may watch; region admins also add rooms to the sites of their region."""
+    organisations = lms_api.visible_organisations(request.user).filter(
+        kind__in=[Organisation.Kind.EXAM_SITE, Organisation.Kind.TRAINING_BASE, Organisation.Kind.STUDIO])
+    form = RoomForm(request.POST or None, organisations=organisations) if organisations.exists() else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied(_("Only the region's admins can add rooms."))
+        if form.is_valid():
+            try:
+                room = api.create_room(request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                return redirect("manikin:room_setup", room_id=room.pk)
+    return render(request, "manikin/rooms.html", {
+        "rooms": api.visible_rooms(request.user).order_by("organisation__name", "name"), "form": form})
 
 
 @login_required

@@ -193,3 +193,18 @@ def test_station_setup_shows_the_token_once(site, client):
     assert token not in client.get(f"/rooms/{site['room'].pk}/setup/").content.decode()
     client.force_login(site["beilun_admin"])
     assert client.get(f"/rooms/{site['room'].pk}/setup/").status_code == 404
+
+
+def test_region_admins_add_rooms_in_their_region_only(site, client):
+    from manikin.models import Room
+
+    client.force_login(site["hz_admin"])
+    org = site["room"].organisation
+    resp = client.post("/rooms/", {"organisation": org.pk, "name": "考场二"})
+    assert resp.status_code == 302 and Room.objects.filter(organisation=org, name="考场二").exists()
+    client.force_login(site["beilun_admin"])
+    resp = client.post("/rooms/", {"organisation": org.pk, "name": "越权考场"})
+    assert resp.status_code == 200  # the site is not offered: the form is shown again
+    assert not Room.objects.filter(name="越权考场").exists()
+    client.force_login(site["examiner"])
+    assert client.post("/rooms/", {"organisation": org.pk, "name": "x"}).status_code == 403
