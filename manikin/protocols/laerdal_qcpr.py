@@ -1,6 +1,6 @@
 """Laerdal Little Anne QCPR sensor (BLE), from the public reverse-engineering notes.
 
-See ``/work/shared/reference/laerdal-qcpr-ble.md`` (copied facts, no code).
+See ``shared/reference/laerdal-qcpr-ble.md`` beside the project (copied facts, no code).
 
 Real-time sample on 0x0027, 5 bytes::
 
