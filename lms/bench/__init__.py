@@ -9,4 +9,5 @@ BENCHMARKS = {
     "http": "lms.bench.http:run",
     "scorer": "manikin.scoring.benchmark:run",
     "stream": "manikin.bench:run",
+    "console": "manikin.bench_console:run",
 }
