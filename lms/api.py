@@ -317,7 +317,7 @@ def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
         if values is None or all(v in (None, "") for v in values):
             continue
 
-        def cell(key):
+        def cell(key, values=values):
             i = columns.get(key)
             v = values[i] if i is not None and i < len(values) else None
             return "" if v is None else str(v).strip()

@@ -148,7 +148,6 @@ def _schedule(p: SimParams, duration_s: float, rng: np.random.Generator):
     t = rng.uniform(*p.lead_in_s)
     end_limit = duration_s - rng.uniform(*p.tail_s)
     starts, pushes, releases, depths, recoils, cycles = [], [], [], [], [], []
-    breaths_t, breaths_v = [], []
     breath_events = []   # (t_start, volume)
     cycle = 0
     n_in_cycle = 0
@@ -234,7 +233,6 @@ def _waveform(ts, starts, pushes, releases, depths, recoils):
     a, d, r = prev_level[kc], depths[kc], recoils[kc]
     push = tau < tp
     rel = (tau >= tp) & (tau < tp + tr)
-    after = tau >= tp + tr
     y_push = a + (d - a) * 0.5 * (1.0 - np.cos(np.pi * np.clip(tau / tp, 0, 1)))
     y_rel = r + (d - r) * 0.5 * (1.0 + np.cos(np.pi * np.clip((tau - tp) / tr, 0, 1)))
     # after the release: hold the recoil level; if the next compression is far

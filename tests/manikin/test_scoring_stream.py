@@ -1,6 +1,5 @@
 """StreamScorer: same result as the batch scorer whatever the chunking."""
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
