@@ -141,6 +141,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             if self.flusher is not None:
                 self.flusher.cancel()
             await database_sync_to_async(api.bridge_gone)(self.station)
+            await self._announce(connected=False)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.station is None:
@@ -169,6 +170,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             self.link = await database_sync_to_async(api.BridgeLink)(self.station, self.bridge_id,
                                                                      welcome["acked_seq"])
             await self.send(json.dumps(welcome))
+            await self._announce(connected=True)
             return
         if self.bridge_id is None:
             await self.send(json.dumps({"type": "error", "code": "no_hello", "message": "send hello first"}))
@@ -177,6 +179,11 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self._publish_early(frame)
         if self.flusher is None or self.flusher.done():
             self.flusher = asyncio.ensure_future(self._flush_loop())
+
+    async def _announce(self, connected: bool) -> None:
+        """Consoles show whether a station's bridge is online (data spooled while it is not arrives later)."""
+        await self.channel_layer.group_send(room_group(self.station.room_id), {
+            "type": "station.changed", "station": self.station.pk, "connected": connected})
 
     def _publish_early(self, frame: dict) -> None:
         """Show new samples on the consoles at once; the disk commit (and the ack) follow.
@@ -298,6 +305,9 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         await self.send(json.dumps(event, separators=(",", ":")))
 
     async def recording_changed(self, event):
+        await self.send(json.dumps(event, separators=(",", ":")))
+
+    async def station_changed(self, event):
         await self.send(json.dumps(event, separators=(",", ":")))
 
 

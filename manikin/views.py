@@ -89,6 +89,9 @@ def stop(request, recording_id: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("manikin:console", room_id=rec.manikin.station.room_id)
+    if not rec.manikin.station.connected:
+        messages.warning(request, _("The station's bridge was offline when the recording stopped: samples it "
+                                    "spooled meanwhile are stored when it reconnects, but are not part of this score."))
     return redirect("manikin:recording", recording_id=rec.pk)
 
 

@@ -92,6 +92,7 @@ async def test_console_receives_live_frames_and_strangers_are_refused(site):
     comm = bridge_socket(site["tok1"])
     await comm.connect()
     await hello(comm)
+    assert json.loads(await console.receive_from(timeout=5))["type"] == "station.changed"
     await comm.send_json_to({"type": "samples", "seq": 1, "device": ADDR, "protocol": "laerdal-qcpr",
                              "sent_at": 123.0, "t": [0.0, 0.016], "depth_mm": [1.0, 4.5], "volume_ml": None,
                              "lost": 0, "malformed": 0})
@@ -117,3 +118,19 @@ async def test_console_socket_refuses_other_origins(site):
     console.scope["user"] = site["examiner"]
     connected, _ = await console.connect()
     assert not connected
+
+
+async def test_consoles_see_a_bridge_come_and_go(site):
+    console = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
+                                    headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")])
+    console.scope["user"] = site["examiner"]
+    assert (await console.connect())[0]
+    comm = bridge_socket(site["tok1"])
+    await comm.connect()
+    await hello(comm)
+    assert await console.receive_json_from(timeout=5) == {"type": "station.changed", "station": site["s1"].pk,
+                                                          "connected": True}
+    await comm.disconnect()
+    assert await console.receive_json_from(timeout=5) == {"type": "station.changed", "station": site["s1"].pk,
+                                                          "connected": False}
+    await console.disconnect()

@@ -143,6 +143,12 @@
       var ev = JSON.parse(msg.data);
       if (ev.type === "live.frames") onFrames(ev);
       else if (ev.type === "recording.changed") { var tile = tiles[ev.manikin]; if (tile) onRecording(tile, ev.recording); }
+      else if (ev.type === "station.changed") {
+        Object.keys(tiles).forEach(function (k) {
+          var t = tiles[k]; if (t.el.dataset.station !== String(ev.station)) return;
+          var pill = t.el.querySelector('[data-field="bridge"]'); if (pill) pill.hidden = ev.connected;
+        });
+      }
     };
   }
   connect();
