@@ -116,9 +116,13 @@ def recording(request, recording_id: int):
     result = rec.result or {}
     compressions = result.get("compressions", [])
     t0 = compressions[0]["t_start"] if compressions else 0.0
+    standard = load_standard(rec.standard_id)
+    rows = [{**c, "t_rel": c["t_peak"] - t0} for c in compressions]
     return render(request, "manikin/recording.html", {
-        "rec": rec, "result": result, "standard": load_standard(rec.standard_id),
-        "compressions": [{**c, "t_rel": c["t_peak"] - t0} for c in compressions],
+        "rec": rec, "result": result, "standard": standard, "compressions": rows,
+        "chart": {"t": [round(c["t_rel"], 2) for c in rows], "depth_mm": [c["depth_mm"] for c in rows],
+                  "recoil_mm": [c["recoil_mm"] for c in rows], "depth_min_mm": standard.depth_min_mm,
+                  "depth_max_mm": standard.depth_max_mm, "depth_label": _("Depth"), "recoil_label": _("Recoil")},
     })
 
 
