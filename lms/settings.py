@@ -227,7 +227,6 @@ WAGTAIL_SITE_NAME = _("Red Cross First-Aid Training")
 WAGTAILADMIN_BASE_URL = LMS_BASE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx", "zip"]
-WAGTAIL_USER_CUSTOM_FIELDS = ["real_name"]
 
 LOGGING = {
     "version": 1,
