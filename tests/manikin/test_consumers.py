@@ -33,6 +33,14 @@ def bridge_socket(token):
     return WebsocketCommunicator(application, "/ws/bridge/", headers=headers)
 
 
+def console_socket(site, user, origin="http://127.0.0.1:8000"):
+    """A browser's socket to the room console, signed in as ``site[user]``."""
+    comm = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
+                                 headers=[(b"origin", origin.encode()), (b"host", b"127.0.0.1:8000")])
+    comm.scope["user"] = site[user]
+    return comm
+
+
 async def hello(comm, bridge_id="bridge-1"):
     await comm.send_json_to({"type": "hello", "bridge_id": bridge_id, "version": 1, "software": "test"})
     return await comm.receive_json_from(timeout=5)
@@ -85,9 +93,7 @@ async def test_another_stations_bridge_is_refused(site):
 
 
 async def test_console_receives_live_frames_and_strangers_are_refused(site):
-    console = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
-                                    headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")])
-    console.scope["user"] = site["examiner"]
+    console = console_socket(site, "examiner")
     assert (await console.connect())[0]
     comm = bridge_socket(site["tok1"])
     await comm.connect()
@@ -104,26 +110,20 @@ async def test_console_receives_live_frames_and_strangers_are_refused(site):
     await comm.disconnect()
     await console.disconnect()
 
-    stranger = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
-                                     headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")])
-    stranger.scope["user"] = site["stranger"]
+    stranger = console_socket(site, "stranger")
     connected, code = await stranger.connect()
     assert not connected and code == 4403
     await stranger.disconnect()
 
 
 async def test_console_socket_refuses_other_origins(site):
-    console = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
-                                    headers=[(b"origin", b"http://evil.example"), (b"host", b"127.0.0.1:8000")])
-    console.scope["user"] = site["examiner"]
+    console = console_socket(site, "examiner", origin="http://evil.example")
     connected, _ = await console.connect()
     assert not connected
 
 
 async def test_consoles_see_a_bridge_come_and_go(site):
-    console = WebsocketCommunicator(application, f"/ws/rooms/{site['room'].pk}/",
-                                    headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")])
-    console.scope["user"] = site["examiner"]
+    console = console_socket(site, "examiner")
     assert (await console.connect())[0]
     comm = bridge_socket(site["tok1"])
     await comm.connect()
