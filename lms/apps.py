@@ -7,4 +7,9 @@ class LmsConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self):
-        from . import signals  # noqa: F401  (audit of sign-ins)
+        from . import access, signals  # noqa: F401  (open sockets learn of access changes; audit of sign-ins)
+        from django.db.backends.signals import connection_created
+
+        from .security import private_sqlite_files
+
+        connection_created.connect(private_sqlite_files, dispatch_uid="lms.private_sqlite_files")

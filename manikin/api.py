@@ -6,15 +6,20 @@ is called by the bridge WebSocket consumer; it is also callable on its own in te
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
+import logging
 import secrets
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,12 +27,10 @@ from django.utils.translation import gettext as _
 from lms import api as lms_api
 from lms.models import Organisation, Role, User
 
-from . import live
+from . import frames, live
 from .models import Frame, Manikin, RejectedFrame, Recording, Room, Station, concat_frames, token_digest
 from .scoring import DEFAULT_STANDARD_ID, list_standards, score_trace
 
-MAX_SAMPLES_PER_FRAME = 2000
-STATUS_STATES = set(Manikin.State.values) - {Manikin.State.UNKNOWN}
 
 # ------------------------------------------------------------------ who may do what
 
@@ -110,6 +113,8 @@ def rotate_station_token(actor, station: Station) -> str:
     with transaction.atomic():
         Station.objects.filter(pk=station.pk).update(token_digest=token_digest(token))
         lms_api.record_audit(actor, "manikin.station.rotate_token", station)
+        # A bridge still connected with the old token is closed at once.
+        transaction.on_commit(lambda: live.publish_station(station.pk, {"type": "station.token_rotated"}))
     return token
 
 
@@ -131,32 +136,57 @@ def assign_manikin(actor, *, station: Station, address: str, label: str = "", pr
 
 
 def authenticate_station(token: str | None) -> Station | None:
-    if not token:
+    if not token or len(token) > 256:
         return None
     return Station.objects.select_related("room").filter(token_digest=token_digest(token)).first()
 
 
-def bridge_hello(station: Station, *, bridge_id: str, software: str = "") -> dict[str, Any]:
-    """Record a bridge's connection; return the ``welcome`` frame (assigned manikins, highest stored seq)."""
-    bridge_id = str(bridge_id or "")[:64]
+def station_token_valid(station_id: int, token: str) -> bool:
+    """Whether ``token`` still opens ``station_id`` (false after the token was rotated)."""
+    return Station.objects.filter(pk=station_id, token_digest=token_digest(token)).exists()
+
+
+class BridgeRefused(Exception):
+    """A hello the server turns down; ``code`` goes to the bridge with the message."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def bridge_hello(station: Station, *, bridge_id: str, software: str = "", clock: float | None = None,
+                 received_at: float | None = None) -> tuple[dict[str, Any], BridgeLink]:
+    """Accept a bridge's hello: the ``welcome`` frame and the link that stores its frames.
+
+    One bridge id belongs to one station: a bridge that already sent for (or is registered at)
+    another station is refused. ``clock`` is the bridge's epoch seconds when it sent the hello;
+    the difference to the server's clock attributes samples to recordings by when they were
+    measured, not when they arrived.
+    """
     if not bridge_id:
-        raise ValidationError(_("The bridge did not say who it is (bridge_id)."))
-    other = Frame.objects.filter(bridge_id=bridge_id).exclude(station=station).select_related("station").first()
+        raise BridgeRefused("bad_hello", "bridge_id is missing")
+    other = (Station.objects.filter(bridge_id=bridge_id).exclude(pk=station.pk).first()
+             or Station.objects.filter(frames__bridge_id=bridge_id).exclude(pk=station.pk).first())
     if other is not None:
-        # One bridge's sequence belongs to one station: a bridge that sent as another station is refused.
-        raise PermissionDenied(_("This bridge already sends for station %(name)s; give it its own spool "
-                                 "or that station's token.") % {"name": other.station.name})
-    Station.objects.filter(pk=station.pk).update(bridge_id=bridge_id, bridge_software=str(software)[:64],
+        raise BridgeRefused("bridge_id_taken",
+                            f"bridge {bridge_id} belongs to station {other.pk}; give this bridge its own spool "
+                            "or use that station's token")
+    received_at = time.time() if received_at is None else received_at
+    Station.objects.filter(pk=station.pk).update(bridge_id=bridge_id, bridge_software=software[:64],
                                                  connected=True, last_seen_at=timezone.now())
     acked = Frame.objects.filter(bridge_id=bridge_id).aggregate(m=Max("seq"))["m"] or 0
     rejected = RejectedFrame.objects.filter(bridge_id=bridge_id).aggregate(m=Max("seq"))["m"] or 0
-    return {
+    link = BridgeLink(station, bridge_id, max(acked, rejected),
+                      clock_offset_s=None if clock is None else received_at - clock)
+    welcome = {
         "type": "welcome",
         "station": {"id": station.pk, "name": station.name, "room": station.room.name},
         "manikins": [{"address": m.address, "label": m.label, "protocol": m.protocol}
                      for m in station.manikins.all()],
-        "acked_seq": max(acked, rejected),
+        "acked_seq": link.high_water,
+        "server_time": received_at,
     }
+    return welcome, link
 
 
 def bridge_gone(station: Station) -> None:
@@ -165,223 +195,339 @@ def bridge_gone(station: Station) -> None:
 
 # ------------------------------------------------------------------ ingest
 
+log = logging.getLogger("manikin.ingest")
+# The database itself is unreachable or busy: not the frame's fault. Nothing is acknowledged and the
+# bridges resend later; every other error is put down to the frames of one batch and isolated.
+STORE_OUTAGE = (OperationalError, InterfaceError)
+
 
 @dataclass
 class IngestResult:
     acked: list[int] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
-    # newly stored sample frames, in order: dicts with manikin_id, recording_id, t, depth_mm, volume_ml, sent_at, seq
+    # newly stored sample frames, in order: dicts with manikin_id, recording_id, recording_active,
+    # seq, t (server clock), depth_mm, volume_ml, sent_at, lost
     samples: list[dict] = field(default_factory=list)
     statuses: list[dict] = field(default_factory=list)
 
-
-def _floats(values, name: str, n: int | None = None) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a list of numbers") from exc
-    if arr.ndim != 1 or (n is not None and len(arr) != n):
-        raise ValueError(f"{name} must be a flat list" + (f" of {n} numbers" if n is not None else ""))
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} holds a value that is not a finite number")
-    return arr
-
-
-def parse_frame(frame: dict) -> dict:
-    """Validate one frame; return the fields to store. Raises ValueError with an English reason."""
-    kind = frame.get("type")
-    seq = frame.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise ValueError("seq must be a positive integer")
-    device = frame.get("device")
-    if not isinstance(device, str) or not device.strip() or len(device) > 64:
-        raise ValueError("device must be a non-empty string")
-    sent_at = frame.get("sent_at")
-    sent_at = float(sent_at) if isinstance(sent_at, (int, float)) and not isinstance(sent_at, bool) else None
-    out = {"kind": kind, "seq": seq, "device": device.strip().upper(), "sent_at": sent_at}
-    if kind == "samples":
-        t = _floats(frame.get("t"), "t")
-        if len(t) > MAX_SAMPLES_PER_FRAME:
-            raise ValueError(f"at most {MAX_SAMPLES_PER_FRAME} samples per frame")
-        depth = _floats(frame.get("depth_mm"), "depth_mm", len(t))
-        volume = frame.get("volume_ml")
-        volume = None if volume is None else _floats(volume, "volume_ml", len(t))
-        if len(t) > 1 and np.any(np.diff(t) < 0):
-            raise ValueError("t goes backwards inside the frame")
-        out.update(t=t, depth=depth, volume=volume, protocol=str(frame.get("protocol") or "")[:32],
-                   lost=max(0, int(frame.get("lost") or 0)), malformed=max(0, int(frame.get("malformed") or 0)))
-    elif kind == "status":
-        state = frame.get("state")
-        if state not in STATUS_STATES:
-            raise ValueError(f"state must be one of {sorted(STATUS_STATES)}")
-        battery, rssi = frame.get("battery_pct"), frame.get("rssi_dbm")
-        info = frame.get("info")
-        out["status"] = {
-            "state": state,
-            "battery_pct": int(battery) if isinstance(battery, (int, float)) and 0 <= battery <= 100 else None,
-            "rssi_dbm": int(rssi) if isinstance(rssi, (int, float)) and -130 <= rssi <= 20 else None,
-            "info": info if isinstance(info, dict) else None,
-            "message": str(frame.get("message") or "")[:255],
-        }
-    else:
-        raise ValueError("type must be samples or status")
-    return out
+    def merge(self, other: IngestResult) -> None:
+        for name in ("acked", "errors", "samples", "statuses"):
+            getattr(self, name).extend(getattr(other, name))
 
 
 class BridgeLink:
     """What the server remembers about one bridge connection, so that each batch costs few queries.
 
     - ``high_water``: every seq at or below it may already be stored (checked against the database);
-      frames above it are new unless a concurrent connection of the same bridge stored them, in which
-      case the unique constraint aborts the batch and nothing of it is acknowledged.
+      frames above it are new.
+    - ``clock_offset_s``: server clock minus the bridge's clock, from the hello (or, for bridges that
+      send no clock, from the first frame's ``sent_at``).
     - the station's manikins by address, and what was last written about each, so that unchanged
       state and ``last_seen_at`` (at most every ``SEEN_EVERY_S``) are not written again and again.
+    The caches change only after a commit.
     """
 
     SEEN_EVERY_S = 5.0
 
-    def __init__(self, station: Station, bridge_id: str, high_water: int = 0):
+    def __init__(self, station: Station, bridge_id: str, high_water: int = 0, clock_offset_s: float | None = None):
         self.station = station
         self.bridge_id = bridge_id
         self.high_water = high_water
+        self.clock_offset_s = clock_offset_s
         self.manikins: dict[str, int] = dict(Manikin.objects.filter(station=station).values_list("address", "pk"))
         self.written_state: dict[int, str] = {}
         self.seen_written: dict[int, float] = {}
         self.station_seen_written = 0.0
 
-    def ingest(self, frames: list[dict]) -> IngestResult:
-        """Store a batch of frames, each exactly once, in one transaction; see :func:`ingest_frames`."""
-        return ingest_batches([(self, frames)])[0]
+    def offset_for(self, frame: frames.Samples, received_at: float) -> float:
+        if self.clock_offset_s is None:
+            self.clock_offset_s = received_at - frame.sent_at if frame.sent_at is not None else 0.0
+        return self.clock_offset_s
 
-    def _parse(self, frames: list[dict], result: IngestResult) -> list[dict]:
-        """Validate the frames; invalid ones are kept verbatim in ``RejectedFrame``, explained and acknowledged."""
-        parsed: list[dict] = []
-        rejected: list[RejectedFrame] = []
-        for frame in frames:
-            try:
-                parsed.append(parse_frame(frame))
-            except (ValueError, TypeError) as exc:
-                seq = frame.get("seq") if isinstance(frame.get("seq"), int) else None
-                rejected.append(RejectedFrame(station=self.station, bridge_id=self.bridge_id, seq=seq,
-                                              error=str(exc)[:255], body=json.dumps(frame, default=str)[:1_000_000]))
-                result.errors.append({"type": "error", "code": "bad_frame", "seq": seq, "message": str(exc)})
-                if seq is not None:
-                    result.acked.append(seq)
-        if rejected:
-            RejectedFrame.objects.bulk_create(rejected)
-        return parsed
+    def ingest(self, decoded: list[frames.Decoded]) -> IngestResult:
+        return store_frames([(self, decoded)])[0]
 
-    def _fresh(self, parsed: list[dict]) -> list[dict]:
-        """The frames not stored before: only seqs at or below the high-water mark need a look."""
-        seqs = [p["seq"] for p in parsed]
+
+class _Plan:
+    """The rows one bridge's batch adds, built inside the transaction; applied to the link after it."""
+
+    def __init__(self, link: BridgeLink, decoded: list[frames.Decoded], received_at: float):
+        self.link = link
+        self.received_at = received_at
+        self.result = IngestResult()
+        self.rejected: list[RejectedFrame] = []
+        self.fresh: list[tuple[frames.Samples | frames.Status, int]] = []
+        self.new_manikins: dict[str, int] = {}
+        self.seqs: list[int] = []
+        valid = []
+        for item in decoded:
+            if isinstance(item, frames.Rejected):
+                self.reject(item.raw, item.code, item.message, seq=item.seq, kind=item.kind)
+            elif isinstance(item, frames.Hello):
+                self.reject(item_raw(item), "hello_again", "hello was already received on this connection")
+            else:
+                valid.append(item)
+        self._fresh(valid)
+
+    def reject(self, raw: bytes, code: str, message: str, *, seq: int | None = None, kind: str | None = None):
+        self.rejected.append(RejectedFrame(station_id=self.link.station.pk, bridge_id=self.link.bridge_id, seq=seq,
+                                           kind=(kind or "")[:16], code=code[:32], error=message[:255], raw=raw))
+        self.result.errors.append({"type": "error", "code": code, "seq": seq, "message": message})
+        if seq is not None:
+            self.seqs.append(seq)
+
+    def _fresh(self, valid: list) -> None:
+        link = self.link
+        seqs = [f.seq for f in valid]
         seen: set[int] = set()
-        if seqs and min(seqs) <= self.high_water:
-            seen = set(Frame.objects.filter(bridge_id=self.bridge_id, seq__in=seqs).values_list("seq", flat=True))
-        fresh, taken = [], set()
-        for p in parsed:
-            if p["seq"] not in seen and p["seq"] not in taken:
-                taken.add(p["seq"])
-                fresh.append(p)
-        self._register_unknown(fresh)
-        return fresh
+        if seqs and min(seqs) <= link.high_water:
+            seen = set(Frame.objects.filter(bridge_id=link.bridge_id, seq__in=seqs).values_list("seq", flat=True))
+        limit = settings.MANIKIN_MAX_DEVICES_PER_STATION
+        for f in valid:
+            if f.seq in seen:  # stored before: a resend after a reconnect
+                self.seqs.append(f.seq)
+                continue
+            seen.add(f.seq)
+            mid = link.manikins.get(f.device) or self.new_manikins.get(f.device)
+            if mid is None:
+                if len(link.manikins) + len(self.new_manikins) >= limit:
+                    self.reject(f.raw, "too_many_devices",
+                                f"a station has at most {limit} manikins; {f.device} is one too many",
+                                seq=f.seq, kind=f.kind)
+                    continue
+                # A device the station did not list is registered, never dropped.
+                mid = Manikin.objects.get_or_create(
+                    station_id=link.station.pk, address=f.device,
+                    defaults={"label": "", "protocol": getattr(f, "protocol", "") or "laerdal-qcpr"})[0].pk
+                self.new_manikins[f.device] = mid
+            self.fresh.append((f, mid))
+            self.seqs.append(f.seq)
 
-    def _register_unknown(self, fresh: list[dict]) -> None:
-        """A device the station did not list is registered, never dropped."""
-        for p in fresh:
-            if p["device"] not in self.manikins:
-                m, _created = Manikin.objects.get_or_create(
-                    station=self.station, address=p["device"],
-                    defaults={"label": "", "protocol": p.get("protocol") or "laerdal-qcpr"})
-                self.manikins[p["device"]] = m.pk
+    def time_range(self) -> tuple[float, float] | None:
+        spans = [(f.t[0] + self.link.offset_for(f, self.received_at), f.t[-1] + self.link.offset_for(f, self.received_at))
+                 for f, _mid in self.fresh if f.kind == "samples" and len(f.t)]
+        if not spans:
+            return None
+        return min(s[0] for s in spans), max(s[1] for s in spans)
 
-    def _row(self, p: dict, active: dict, result: IngestResult) -> Frame:
-        mid = self.manikins[p["device"]]
-        if p["kind"] == "status":
-            result.statuses.append({"manikin_id": mid, **p["status"]})
-            return Frame(station_id=self.station.pk, bridge_id=self.bridge_id, seq=p["seq"], kind=Frame.Kind.STATUS,
-                         manikin_id=mid, sent_at=p["sent_at"], status=p["status"])
-        rec = active.get(mid)
-        result.samples.append({"manikin_id": mid, "recording_id": rec, "seq": p["seq"], "t": p["t"],
-                               "depth_mm": p["depth"], "volume_ml": p["volume"], "sent_at": p["sent_at"],
-                               "lost": p["lost"]})
-        return Frame(
-            station_id=self.station.pk, bridge_id=self.bridge_id, seq=p["seq"], kind=Frame.Kind.SAMPLES,
-            manikin_id=mid, recording_id=rec, sent_at=p["sent_at"], n_samples=len(p["t"]),
-            t_first=float(p["t"][0]) if len(p["t"]) else None,
-            t=p["t"].astype("<f8").tobytes(), depth=p["depth"].astype("<f4").tobytes(),
-            volume=None if p["volume"] is None else p["volume"].astype("<f4").tobytes(),
-            lost=p["lost"], malformed=p["malformed"],
-        )
+    def rows(self, recordings: dict[int, list[tuple[int, float, float | None]]], late: dict[int, int]) -> list[Frame]:
+        link, out = self.link, []
+        for f, mid in self.fresh:
+            common = dict(station_id=link.station.pk, bridge_id=link.bridge_id, seq=f.seq, manikin_id=mid,
+                          sent_at=f.sent_at)
+            if f.kind == "status":
+                self.result.statuses.append({"manikin_id": mid, **f.as_dict()})
+                out.append(Frame(kind=Frame.Kind.STATUS, status=f.as_dict(), **common))
+                continue
+            offset = link.offset_for(f, self.received_at)
+            t_first = float(f.t[0]) + offset if len(f.t) else None
+            t_last = float(f.t[-1]) + offset if len(f.t) else None
+            rec_id, rec_active = _covering(recordings.get(mid, ()), t_first, t_last)
+            if rec_id is not None and not rec_active:
+                late[rec_id] = late.get(rec_id, 0) + len(f.t)
+            self.result.samples.append({
+                "manikin_id": mid, "recording_id": rec_id, "recording_active": rec_active, "seq": f.seq,
+                "t": f.t + offset, "depth_mm": f.depth_mm, "volume_ml": f.volume_ml, "sent_at": f.sent_at,
+                "lost": f.lost})
+            out.append(Frame(
+                kind=Frame.Kind.SAMPLES, recording_id=rec_id, n_samples=len(f.t), clock_offset_s=offset,
+                t_first=t_first, t_last=t_last, t=f.t.astype("<f8").tobytes(),
+                depth=f.depth_mm.astype("<f4").tobytes(),
+                volume=None if f.volume_ml is None else f.volume_ml.astype("<f4").tobytes(),
+                lost=f.lost, malformed=f.malformed, **common))
+        return out
 
-    def _write_manikin_state(self, fresh: list[dict], now, now_s: float) -> None:
-        by_manikin: dict[int, list[dict]] = {}
-        for p in fresh:
-            by_manikin.setdefault(self.manikins[p["device"]], []).append(p)
+    def write_manikin_state(self, now, now_s: float) -> None:
+        by_manikin: dict[int, list] = {}
+        for f, mid in self.fresh:
+            by_manikin.setdefault(mid, []).append(f)
+        link = self.link
+        self.state_written: dict[int, str] = {}
+        self.seen: set[int] = set()
         for mid, mine in by_manikin.items():
             updates: dict[str, Any] = {}
-            lost = sum(p.get("lost", 0) for p in mine)
-            malformed = sum(p.get("malformed", 0) for p in mine)
+            lost = sum(getattr(f, "lost", 0) for f in mine)
+            malformed = sum(getattr(f, "malformed", 0) for f in mine)
             if lost:
                 updates["samples_lost"] = F("samples_lost") + lost
             if malformed:
                 updates["packets_malformed"] = F("packets_malformed") + malformed
-            statuses = [p["status"] for p in mine if p["kind"] == "status"]
+            statuses = [f for f in mine if f.kind == "status"]
             if statuses:
                 s = statuses[-1]
-                updates.update(state=s["state"], status_message=s["message"])
-                updates.update({k: s[k] for k in ("battery_pct", "rssi_dbm", "info") if s[k] is not None})
-            elif self.written_state.get(mid) != Manikin.State.STREAMING:
+                updates.update(state=s.state, status_message=s.message)
+                updates.update({k: getattr(s, k) for k in ("battery_pct", "rssi_dbm", "info")
+                                if getattr(s, k) is not None})
+            elif link.written_state.get(mid) != Manikin.State.STREAMING:
                 updates["state"] = Manikin.State.STREAMING
-            if updates or now_s - self.seen_written.get(mid, 0.0) >= self.SEEN_EVERY_S:
+            if updates or now_s - link.seen_written.get(mid, 0.0) >= link.SEEN_EVERY_S:
                 updates["last_seen_at"] = now
-                self.seen_written[mid] = now_s
+                self.seen.add(mid)
                 Manikin.objects.filter(pk=mid).update(**updates)
                 if "state" in updates:
-                    self.written_state[mid] = updates["state"]
+                    self.state_written[mid] = updates["state"]
+
+    def apply(self, now_s: float, station_seen: bool) -> None:
+        """After the commit: the link's caches learn what is now stored."""
+        link = self.link
+        link.manikins.update(self.new_manikins)
+        link.written_state.update(getattr(self, "state_written", {}))
+        for mid in getattr(self, "seen", ()):
+            link.seen_written[mid] = now_s
+        if station_seen:
+            link.station_seen_written = now_s
+        self.result.acked.extend(self.seqs)
+        if self.seqs:
+            link.high_water = max(link.high_water, max(self.seqs))
 
 
-def ingest_batches(batches: list[tuple[BridgeLink, list[dict]]]) -> list[IngestResult]:
-    """Store the frames of several bridge connections in one transaction (group commit).
+def item_raw(item) -> bytes:
+    return getattr(item, "raw", b"") or b""
 
-    Each frame is stored exactly once (unique ``(bridge_id, seq)``); a failure stores nothing of any
-    batch and acknowledges nothing, so every bridge resends. Returns one result per batch.
+
+def _covering(recs, t_first: float | None, t_last: float | None) -> tuple[int | None, bool]:
+    """The recording of a manikin during which a frame was measured (by its last sample, else its first)."""
+    for t in (t_last, t_first):
+        if t is None:
+            continue
+        for pk, start, stop in recs:
+            if start <= t and (stop is None or t < stop):
+                return pk, stop is None
+    return None, False
+
+
+def _recordings_during(plans: list[_Plan]) -> dict[int, list[tuple[int, float, float | None]]]:
+    """Recordings of the batch's manikins that overlap the time its samples were measured."""
+    spans = [r for r in (p.time_range() for p in plans) if r is not None]
+    ids = {mid for p in plans for f, mid in p.fresh if f.kind == "samples"}
+    if not spans or not ids:
+        return {}
+    lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+    tz = datetime.timezone.utc
+    qs = (Recording.objects.filter(manikin_id__in=ids, started_at__lte=datetime.datetime.fromtimestamp(hi, tz))
+          .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=datetime.datetime.fromtimestamp(lo, tz)))
+          .values_list("pk", "manikin_id", "started_at", "stopped_at"))
+    out: dict[int, list] = {}
+    for pk, mid, started, stopped in qs:
+        out.setdefault(mid, []).append((pk, started.timestamp(), stopped.timestamp() if stopped else None))
+    return out
+
+
+def _store(plans: list[_Plan], now, now_s: float) -> list[bool]:
+    """Write the plans' rows; inside the caller's transaction."""
+    late: dict[int, int] = {}
+    recordings = _recordings_during(plans)
+    rows = [row for p in plans for row in p.rows(recordings, late)]
+    rejected = [r for p in plans for r in p.rejected]
+    if rejected:
+        RejectedFrame.objects.bulk_create(rejected)
+    Frame.objects.bulk_create(rows, batch_size=500)
+    for rec_id, n in late.items():
+        Recording.objects.filter(pk=rec_id).update(late_samples=F("late_samples") + n)
+    station_seen = []
+    for p in plans:
+        p.write_manikin_state(now, now_s)
+        seen = now_s - p.link.station_seen_written >= p.link.SEEN_EVERY_S
+        if seen:
+            Station.objects.filter(pk=p.link.station.pk).update(last_seen_at=now)
+        station_seen.append(seen)
+    return station_seen
+
+
+def store_frames(batches: list[tuple[BridgeLink, list[frames.Decoded]]]) -> list[IngestResult]:
+    """Store what bridges sent: every frame stored once, or kept verbatim as rejected, and acknowledged.
+
+    The batches of all bridge connections of a process go into one transaction (group commit). If that
+    fails, each batch is retried on its own, and a batch that still fails frame by frame; a frame that
+    cannot be stored is kept as rejected with the database's reason. So one bridge's bad frame never
+    costs another frame or connection anything. A database outage (:data:`STORE_OUTAGE`) is raised:
+    nothing is acknowledged and the bridges resend. Returns one result per batch, in order.
     """
-    now, now_s = timezone.now(), time.monotonic()
-    results = [IngestResult() for _ in batches]
-    with transaction.atomic():
-        fresh_by_link = []
-        for (link, frames), result in zip(batches, results):
-            parsed = link._parse(frames, result)
-            fresh_by_link.append((link, parsed, link._fresh(parsed)))
-        ids = {link.manikins[p["device"]] for link, _parsed, fresh in fresh_by_link for p in fresh}
-        active = dict(Recording.objects.filter(manikin_id__in=ids, stopped_at__isnull=True)
-                      .values_list("manikin_id", "pk")) if ids else {}
-        rows = [link._row(p, active, result)
-                for (link, _parsed, fresh), result in zip(fresh_by_link, results) for p in fresh]
-        Frame.objects.bulk_create(rows, batch_size=500)
-        for link, _parsed, fresh in fresh_by_link:
-            link._write_manikin_state(fresh, now, now_s)
-            if now_s - link.station_seen_written >= link.SEEN_EVERY_S:
-                Station.objects.filter(pk=link.station.pk).update(last_seen_at=now)
-                link.station_seen_written = now_s
-    for (link, parsed, _fresh), result in zip(fresh_by_link, results):
-        seqs = [p["seq"] for p in parsed]
-        result.acked.extend(seqs)
-        if seqs:
-            link.high_water = max(link.high_water, max(seqs))
-    return results
+    now, now_s, received_at = timezone.now(), time.monotonic(), time.time()
+    try:
+        with transaction.atomic():
+            plans = [_Plan(link, decoded, received_at) for link, decoded in batches]
+            seen = _store(plans, now, now_s)
+    except STORE_OUTAGE:
+        raise
+    except Exception:
+        if len(batches) == 1 and len(batches[0][1]) == 1:
+            return [_store_one_by_one(*batches[0], now, now_s, received_at)]
+        log.warning("group commit of %d batches failed; storing each on its own", len(batches), exc_info=True)
+        return [_store_isolated(link, decoded, now, now_s, received_at) for link, decoded in batches]
+    for plan, station_seen in zip(plans, seen):
+        plan.apply(now_s, station_seen)
+    return [p.result for p in plans]
 
 
-def ingest_frames(station: Station, bridge_id: str, frames: list[dict]) -> IngestResult:
-    """Store a batch of frames from one bridge, each exactly once, in one transaction.
+def _store_isolated(link: BridgeLink, decoded: list, now, now_s: float, received_at: float) -> IngestResult:
+    try:
+        with transaction.atomic():
+            plan = _Plan(link, decoded, received_at)
+            seen = _store([plan], now, now_s)
+    except STORE_OUTAGE:
+        raise
+    except Exception:
+        log.warning("a batch of %d frames from bridge %s failed; storing frame by frame", len(decoded),
+                    link.bridge_id, exc_info=True)
+        return _store_one_by_one(link, decoded, now, now_s, received_at)
+    plan.apply(now_s, seen[0])
+    return plan.result
 
-    Every frame is acknowledged: stored ones, ones stored before (duplicates after a resend) and
-    invalid ones, which are kept verbatim in ``RejectedFrame`` so that nothing is silently lost.
-    A bridge connection keeps a :class:`BridgeLink`; the WebSocket consumers go through
-    :func:`ingest_batches` to commit several connections' frames together.
+
+def _store_one_by_one(link: BridgeLink, decoded: list, now, now_s: float, received_at: float) -> IngestResult:
+    result = IngestResult()
+    for item in decoded:
+        try:
+            with transaction.atomic():
+                plan = _Plan(link, [item], received_at)
+                seen = _store([plan], now, now_s)
+        except STORE_OUTAGE:
+            raise
+        except IntegrityError:
+            if Frame.objects.filter(bridge_id=link.bridge_id, seq=getattr(item, "seq", None)).exists():
+                result.acked.append(item.seq)  # another connection of this bridge stored it meanwhile
+                continue
+            _keep_unstorable(link, item, result)
+        except Exception:
+            _keep_unstorable(link, item, result)
+        else:
+            plan.apply(now_s, seen[0])
+            result.merge(plan.result)
+    return result
+
+
+def _keep_unstorable(link: BridgeLink, item, result: IngestResult) -> None:
+    """A frame the database refused: kept as rejected with the reason; if even that fails, in the log."""
+    exc = sys.exc_info()[1]
+    reason = f"the database refused it: {type(exc).__name__}: {exc}"[:255]
+    seq, kind, raw = getattr(item, "seq", None), getattr(item, "kind", ""), item_raw(item)
+    log.warning("frame %s of bridge %s could not be stored: %s", seq, link.bridge_id, reason)
+    try:
+        with transaction.atomic():
+            RejectedFrame.objects.create(station_id=link.station.pk, bridge_id=link.bridge_id, seq=seq,
+                                         kind=kind or "", code="store_failed", error=reason, raw=raw)
+    except STORE_OUTAGE:
+        raise
+    except Exception:
+        log.error("could not keep frame %s of bridge %s even as rejected; its bytes (base64): %s", seq,
+                  link.bridge_id, base64.b64encode(raw).decode(), exc_info=True)
+    result.errors.append({"type": "error", "code": "store_failed", "seq": seq, "message": reason})
+    if seq is not None:
+        result.acked.append(seq)
+        link.high_water = max(link.high_water, seq)
+
+
+def ingest_frames(station: Station, bridge_id: str, messages: list, *, clock_offset_s: float | None = 0.0) -> IngestResult:
+    """Store a batch of messages from one bridge (dicts or JSON text), as the WebSocket would.
+
+    For tests and tools: each message goes through :func:`manikin.frames.decode` and
+    :func:`store_frames` like a frame that arrived on the socket.
     """
     high_water = Frame.objects.filter(bridge_id=bridge_id).aggregate(m=Max("seq"))["m"] or 0
-    return BridgeLink(station, bridge_id, high_water).ingest(frames)
+    link = BridgeLink(station, bridge_id, high_water, clock_offset_s=clock_offset_s)
+    decoded = [frames.decode(m if isinstance(m, (str, bytes)) else json.dumps(m)) for m in messages]
+    return link.ingest(decoded)
 
 
 # ------------------------------------------------------------------ recordings
@@ -417,7 +563,11 @@ def start_recording(actor, manikin: Manikin, *, trainee: User | None = None,
 
 
 def stop_recording(actor, recording: Recording) -> Recording:
-    """Stop a recording and score every sample stored for it with the batch scorer."""
+    """Stop a recording and score the samples measured during it with the batch scorer.
+
+    A recording always stops: if its samples cannot be scored, it is kept as not scorable with the
+    scorer's reason, which the examiner sees.
+    """
     if not can_watch_room(actor, recording.manikin.station.room):
         raise PermissionDenied(_("You cannot stop recordings in this room."))
     with transaction.atomic():
@@ -426,22 +576,69 @@ def stop_recording(actor, recording: Recording) -> Recording:
             raise ValidationError(_("This recording has already stopped."))
         rec.stopped_at = timezone.now()
         rec.stopped_by = actor
-        t, depth, volume = recording_samples(rec.pk)
+        t, depth, volume = recording_samples(rec)
         rec.sample_count = len(t)
+        rec.result, rec.score, rec.passed = None, None, None
+        rec.outcome, rec.outcome_reason = Recording.Outcome.SCORED, ""
         if len(t):
-            res = score_trace(t, depth, volume, standard=rec.standard_id).to_dict()
-            rec.result, rec.score, rec.passed = res, res["score"], res["passed"]
-        rec.save(update_fields=["stopped_at", "stopped_by", "sample_count", "result", "score", "passed"])
+            try:
+                res = score_trace(t, depth, volume, standard=rec.standard_id).to_dict()
+                json.dumps(res, allow_nan=False)  # what is stored must be plain JSON
+            except Exception as exc:  # noqa: BLE001 - any scorer failure: the recording still stops
+                log.exception("recording %s could not be scored", rec.pk)
+                rec.outcome = Recording.Outcome.UNSCORABLE
+                rec.outcome_reason = (_("The samples could not be scored: %(error)s")
+                                      % {"error": f"{type(exc).__name__}: {exc}"})[:255]
+            else:
+                rec.result, rec.score, rec.passed = res, res["score"], res["passed"]
+        rec.save(update_fields=["stopped_at", "stopped_by", "sample_count", "result", "score", "passed",
+                                "outcome", "outcome_reason"])
         lms_api.record_audit(actor, "manikin.recording.stop", rec,
-                             after={"samples": rec.sample_count, "score": rec.score, "passed": rec.passed})
+                             after={"samples": rec.sample_count, "score": rec.score, "passed": rec.passed,
+                                    "outcome": rec.outcome, "reason": rec.outcome_reason})
         transaction.on_commit(lambda: live.publish_recording(rec))
     return rec
 
 
-def recording_samples(recording_id: int):
-    frames = list(Frame.objects.filter(recording_id=recording_id, kind=Frame.Kind.SAMPLES)
-                  .order_by("bridge_id", "seq").values_list("t", "depth", "volume"))
-    return concat_frames(frames)
+def can_cancel_recording(actor, recording: Recording) -> bool:
+    return lms_api.can_manage_region(actor, recording.manikin.station.room.organisation.region)
+
+
+def cancel_recording(actor, recording: Recording, *, reason: str) -> Recording:
+    """An admin ends a recording without scoring it (a stuck or mistaken run), with the reason."""
+    if not can_cancel_recording(actor, recording):
+        raise PermissionDenied(_("Only the region's admins can cancel a recording."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Please say why the recording is cancelled.")]})
+    if len(reason) > 255:
+        raise ValidationError({"reason": [_("The reason has at most 255 characters.")]})
+    with transaction.atomic():
+        rec = Recording.objects.select_for_update().get(pk=recording.pk)
+        if rec.stopped_at is not None:
+            raise ValidationError(_("This recording has already stopped."))
+        rec.stopped_at, rec.stopped_by = timezone.now(), actor
+        rec.outcome, rec.outcome_reason = Recording.Outcome.CANCELLED, reason
+        rec.save(update_fields=["stopped_at", "stopped_by", "outcome", "outcome_reason"])
+        lms_api.record_audit(actor, "manikin.recording.cancel", rec, after={"reason": reason})
+        transaction.on_commit(lambda: live.publish_recording(rec))
+    return rec
+
+
+def recording_samples(recording: Recording):
+    """The samples measured during ``recording`` (by the manikin's clock), as sorted arrays.
+
+    Frames are matched by the time their samples were measured, on the server's clock, so that a
+    backlog a bridge spooled through an outage counts for the recording it was measured in.
+    """
+    start = recording.started_at.timestamp()
+    stop = recording.stopped_at.timestamp() if recording.stopped_at else np.inf
+    qs = Frame.objects.filter(manikin_id=recording.manikin_id, kind=Frame.Kind.SAMPLES, t_last__gte=start)
+    if recording.stopped_at:
+        qs = qs.filter(t_first__lt=stop)
+    t, x, v = concat_frames(list(qs.order_by("t_first").values_list("t", "depth", "volume", "clock_offset_s")))
+    keep = (t >= start) & (t < stop)
+    return t[keep], x[keep], (v[keep] if v is not None else None)
 
 
 def active_recording(manikin: Manikin) -> Recording | None:

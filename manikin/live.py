@@ -36,6 +36,8 @@ def recording_event(recording) -> dict:
             "passed": recording.passed,
             "feedback": (recording.result or {}).get("feedback", []),
             "samples": recording.sample_count,
+            "outcome": recording.outcome,
+            "reason": recording.outcome_reason,
         },
     }
 
@@ -47,3 +49,8 @@ def publish_recording(recording) -> None:
     station = recording.manikin.station
     async_to_sync(layer.group_send)(room_group(station.room_id), event)
     async_to_sync(layer.group_send)(station_group(station.pk), event)
+
+
+def publish_station(station_id: int, event: dict) -> None:
+    """A control event for the bridge consumer(s) of one station."""
+    async_to_sync(get_channel_layer().group_send)(station_group(station_id), event)

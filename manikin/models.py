@@ -81,8 +81,9 @@ class Manikin(models.Model):
     info = models.JSONField(null=True, blank=True)
     status_message = models.CharField(max_length=255, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    samples_lost = models.PositiveIntegerField(default=0)
-    packets_malformed = models.PositiveIntegerField(default=0)
+    # Running totals over the manikin's life: bigint, so that years of counts never overflow.
+    samples_lost = models.PositiveBigIntegerField(default=0)
+    packets_malformed = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("manikin")
@@ -104,11 +105,22 @@ class Recording(models.Model):
                                    related_name="+")
     started_at = models.DateTimeField(auto_now_add=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    class Outcome(models.TextChoices):
+        RUNNING = "", _("Running")
+        SCORED = "scored", _("Scored")
+        UNSCORABLE = "unscorable", _("Not scorable")
+        CANCELLED = "cancelled", _("Cancelled")
+
     standard_id = models.CharField(_("standard"), max_length=64)
     sample_count = models.PositiveIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)
     score = models.FloatField(null=True, blank=True)
     passed = models.BooleanField(null=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True, default="")
+    # Why a recording was not scored (the scorer's error, or the admin's reason for cancelling it).
+    outcome_reason = models.CharField(_("reason"), max_length=255, blank=True)
+    # Samples measured during the recording that arrived after it stopped (spooled through an outage).
+    late_samples = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("recording")
@@ -128,9 +140,11 @@ class Recording(models.Model):
 
 
 def concat_frames(frames) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(t, depth, volume[, clock_offset_s])`` rows → arrays sorted by time (on the server's clock
+    when the rows carry the bridge's clock offset)."""
     if not frames:
         return np.empty(0), np.empty(0), None
-    t = np.concatenate([np.frombuffer(f[0], dtype="<f8") for f in frames])
+    t = np.concatenate([np.frombuffer(f[0], dtype="<f8") + (f[3] if len(f) > 3 else 0.0) for f in frames])
     x = np.concatenate([np.frombuffer(f[1], dtype="<f4").astype(np.float64) for f in frames])
     v = None
     if all(f[2] is not None for f in frames):
@@ -155,7 +169,11 @@ class Frame(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.FloatField(null=True)
     n_samples = models.PositiveIntegerField(default=0)
+    # ``t`` holds the bridge's clock, verbatim; ``t_first``/``t_last`` are on the server's clock
+    # (``t + clock_offset_s``), which is what recordings are matched against.
+    clock_offset_s = models.FloatField(default=0.0)
     t_first = models.FloatField(null=True)
+    t_last = models.FloatField(null=True)
     t = models.BinaryField(null=True)
     depth = models.BinaryField(null=True)
     volume = models.BinaryField(null=True)
@@ -169,11 +187,16 @@ class Frame(models.Model):
 
 
 class RejectedFrame(models.Model):
-    """A frame the server could not accept, kept verbatim so that nothing a bridge sent is lost."""
+    """A message the server could not accept as a frame, kept byte for byte with the reason."""
 
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="rejected_frames")
-    bridge_id = models.CharField(max_length=64, blank=True)
-    seq = models.BigIntegerField(null=True)
+    bridge_id = models.CharField(max_length=64, blank=True)  # blank: sent before hello
+    seq = models.BigIntegerField(null=True)  # null: no valid seq in it
+    kind = models.CharField(max_length=16, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    code = models.CharField(max_length=32, default="")
     error = models.CharField(max_length=255)
-    body = models.TextField()
+    raw = models.BinaryField(default=b"")
+
+    class Meta:
+        indexes = [models.Index(fields=["station", "received_at"])]

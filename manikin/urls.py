@@ -11,5 +11,6 @@ urlpatterns = [
     path("manikins/<int:manikin_id>/live/", views.live_view, name="live"),
     path("recordings/<int:recording_id>/", views.recording, name="recording"),
     path("recordings/<int:recording_id>/stop/", views.stop, name="stop"),
+    path("recordings/<int:recording_id>/cancel/", views.cancel, name="cancel"),
     path("my/recordings/", views.my_recordings, name="my_recordings"),
 ]

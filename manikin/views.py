@@ -96,6 +96,22 @@ def stop(request, recording_id: int):
 
 
 @login_required
+@require_POST
+def cancel(request, recording_id: int):
+    """A region admin ends a stuck or mistaken recording without scoring it."""
+    rec = get_object_or_404(Recording.objects.select_related("manikin__station__room__organisation__region"),
+                            pk=recording_id)
+    _room_or_404(request.user, rec.manikin.station.room_id)
+    try:
+        api.cancel_recording(request.user, rec, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The recording was cancelled; it will not be scored."))
+    return redirect("manikin:recording", recording_id=rec.pk)
+
+
+@login_required
 def live_view(request, manikin_id: int):
     manikin = get_object_or_404(Manikin.objects.select_related("station__room"), pk=manikin_id)
     if not api.can_watch_manikin(request.user, manikin):
@@ -120,6 +136,7 @@ def recording(request, recording_id: int):
     rows = [{**c, "t_rel": c["t_peak"] - t0} for c in compressions]
     return render(request, "manikin/recording.html", {
         "rec": rec, "result": result, "standard": standard, "compressions": rows,
+        "can_cancel": rec.stopped_at is None and api.can_cancel_recording(request.user, rec),
         "chart": {"t": [round(c["t_rel"], 2) for c in rows], "depth_mm": [c["depth_mm"] for c in rows],
                   "recoil_mm": [c["recoil_mm"] for c in rows], "depth_min_mm": standard.depth_min_mm,
                   "depth_max_mm": standard.depth_max_mm, "depth_label": _("Depth"), "recoil_label": _("Recoil")},
@@ -157,5 +174,7 @@ def room_setup(request, room_id: int):
         messages.error(request, " ".join(exc.messages))
     return render(request, "manikin/room_setup.html", {
         "room": room, "stations": stations.prefetch_related("manikins"), "station_form": station_form,
+        "running": Recording.objects.filter(manikin__station__room=room, stopped_at__isnull=True)
+                                    .select_related("manikin", "trainee"),
         "manikin_form": manikin_form, "new_token": new_token,
     })

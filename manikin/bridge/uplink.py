@@ -28,6 +28,7 @@ log = logging.getLogger("manikin.bridge")
 PROTOCOL_VERSION = 1
 SOFTWARE = "redcross-lms-bridge/0.1"
 AUTH_CLOSE_CODE = 4401
+BRIDGE_TAKEN_CLOSE_CODE = 4409  # this bridge id belongs to another station: retry as rarely as a bad token
 
 
 class Backoff:
@@ -105,8 +106,9 @@ class Uplink:
                 raise
             except AuthRejected as exc:
                 self.auth_failed = True
-                log.error("server rejected the station token (%s): check --token or MANIKIN_STATION_TOKEN; "
-                          "retrying in %.0f s", exc, self.auth_retry_s)
+                log.error("server rejected the station token (%s): check --token or MANIKIN_STATION_TOKEN "
+                          "(4409: this bridge id belongs to another station); retrying in %.0f s",
+                          exc, self.auth_retry_s)
                 delay = self.auth_retry_s
             except InvalidURI as exc:
                 log.error("bad server URL %s: %s", self.url, exc)
@@ -149,15 +151,16 @@ class Uplink:
                 raise AuthRejected(f"HTTP {exc.response.status_code}") from exc
             raise
         except ConnectionClosed as exc:
-            if exc.rcvd is not None and exc.rcvd.code == AUTH_CLOSE_CODE:
-                raise AuthRejected(f"close code {AUTH_CLOSE_CODE}") from exc
+            if exc.rcvd is not None and exc.rcvd.code in (AUTH_CLOSE_CODE, BRIDGE_TAKEN_CLOSE_CODE):
+                raise AuthRejected(f"close code {exc.rcvd.code}") from exc
             if self._stopping:
                 return
             raise
 
     async def _session(self, ws) -> None:
+        # ``clock`` lets the server place every sample on its own clock (samples carry this clock's time).
         await ws.send(json.dumps({"type": "hello", "bridge_id": self.spool.bridge_id,
-                                  "version": PROTOCOL_VERSION, "software": SOFTWARE}))
+                                  "version": PROTOCOL_VERSION, "software": SOFTWARE, "clock": time.time()}))
         welcome = None
         while welcome is None:
             msg = json.loads(await asyncio.wait_for(ws.recv(), self.welcome_timeout_s))

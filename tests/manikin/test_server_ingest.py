@@ -1,5 +1,8 @@
 """The server side of the bridge protocol and recordings, through manikin.api."""
 
+import datetime
+import time
+
 import numpy as np
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +15,7 @@ from manikin.scoring import score_trace
 from manikin.simulator import simulate
 
 ADDR = "F0:0D:00:00:00:01"
+T0 = 1_763_900_000.0  # the bridge's clock (epoch seconds) at t=0 of the test traces
 
 
 @pytest.fixture
@@ -38,17 +42,18 @@ def site(regions, make_person):
     }
 
 
-def samples_frame(seq, t, depth, device=ADDR, **extra):
-    return {"type": "samples", "seq": seq, "device": device, "protocol": "laerdal-qcpr", "sent_at": 1.0,
-            "t": list(map(float, t)), "depth_mm": list(map(float, depth)), "volume_ml": None, "lost": 0,
+def samples_frame(seq, t, depth, device=ADDR, t0=T0, **extra):
+    """A samples frame; ``t`` in seconds after ``t0`` on the bridge's clock."""
+    return {"type": "samples", "seq": seq, "device": device, "protocol": "laerdal-qcpr", "sent_at": T0,
+            "t": [t0 + float(v) for v in t], "depth_mm": list(map(float, depth)), "volume_ml": None, "lost": 0,
             "malformed": 0, **extra}
 
 
-def frames_of(trace, start_seq=1, per_frame=6, device=ADDR):
+def frames_of(trace, start_seq=1, per_frame=6, device=ADDR, t0=T0):
     out = []
     for i in range(0, len(trace.t_s), per_frame):
         out.append(samples_frame(start_seq + len(out), trace.t_s[i:i + per_frame], trace.depth_mm[i:i + per_frame],
-                                 device=device))
+                                 device=device, t0=t0))
     return out
 
 
@@ -60,6 +65,11 @@ def test_tokens_identify_their_station_and_only_a_digest_is_stored(site):
     assert site["tok1"] not in site["s1"].token_digest
 
 
+def started_seconds_ago(rec, seconds):
+    Recording.objects.filter(pk=rec.pk).update(started_at=rec.started_at - datetime.timedelta(seconds=seconds))
+    return Recording.objects.get(pk=rec.pk)
+
+
 def test_each_frame_is_stored_exactly_once(site):
     frames = [samples_frame(1, [0.0, 0.016], [1, 2]), samples_frame(2, [0.033], [3])]
     first = api.ingest_frames(site["s1"], "bridge-a", frames)
@@ -67,7 +77,7 @@ def test_each_frame_is_stored_exactly_once(site):
     assert first.acked == [1, 2] and sorted(again.acked) == [1, 2, 3]
     assert [s["seq"] for s in again.samples] == [3]  # only the new one goes live
     assert Frame.objects.filter(bridge_id="bridge-a").count() == 3
-    assert api.bridge_hello(site["s1"], bridge_id="bridge-a")["acked_seq"] == 3
+    assert api.bridge_hello(site["s1"], bridge_id="bridge-a")[0]["acked_seq"] == 3
 
 
 def test_invalid_frames_are_kept_acked_and_explained(site):
@@ -88,7 +98,7 @@ def test_invalid_frames_are_kept_acked_and_explained(site):
 
 
 def test_status_frames_update_the_manikin(site):
-    api.ingest_frames(site["s1"], "b", [{"type": "status", "seq": 1, "device": ADDR, "sent_at": 1.0,
+    api.ingest_frames(site["s1"], "b", [{"type": "status", "seq": 1, "device": ADDR, "sent_at": T0,
                                          "state": "streaming", "battery_pct": 64, "rssi_dbm": -70,
                                          "info": {"serial": "X1"}, "message": None}])
     m = Manikin.objects.get(pk=site["manikin"].pk)
@@ -102,18 +112,21 @@ def test_an_unassigned_device_is_registered_not_dropped(site):
 
 def test_another_stations_token_cannot_feed_this_stations_recording(site):
     rec = api.start_recording(site["examiner"], site["manikin"])
-    api.ingest_frames(site["s2"], "bridge-of-2", [samples_frame(1, [0.0, 0.1], [1, 2])])  # same address, station 2
+    now = time.time()  # measured while the recording runs, on the same address, but at station 2
+    api.ingest_frames(site["s2"], "bridge-of-2", [samples_frame(1, [0.0, 0.1], [1, 2], t0=now)])
     assert not Frame.objects.filter(recording=rec).exists()
     assert Frame.objects.get(bridge_id="bridge-of-2").manikin.station == site["s2"]
-    with pytest.raises(PermissionDenied):  # and a bridge that sent for station 2 cannot say hello as station 1
+    with pytest.raises(api.BridgeRefused):  # and a bridge that sent for station 2 cannot say hello as station 1
         api.bridge_hello(site["s1"], bridge_id="bridge-of-2")
 
 
 def test_recording_is_scored_from_its_stored_samples(site):
     trace = simulate("good", duration_s=30, rate_hz=60, seed=3)
-    api.ingest_frames(site["s1"], "b", frames_of(trace)[:5])  # before the recording: kept, not scored
+    before = frames_of(trace, t0=time.time() - 100)[:5]
+    api.ingest_frames(site["s1"], "b", before)  # measured before the recording: kept, not scored
     rec = api.start_recording(site["examiner"], site["manikin"], trainee=site["trainee"])
-    frames = frames_of(trace)[5:]
+    rec = started_seconds_ago(rec, 40)  # the trace is 30 s long: it was measured during the recording
+    frames = frames_of(trace, t0=rec.started_at.timestamp() + 0.001)[5:]
     for i in range(0, len(frames), 17):
         api.ingest_frames(site["s1"], "b", frames[i:i + 17])
     rec = api.stop_recording(site["examiner"], rec)

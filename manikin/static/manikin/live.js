@@ -139,7 +139,17 @@
       if (e.code === 4401 || e.code === 4403) return;  // not allowed: do not hammer the server
       setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
     };
+    // Flow control: tell the server how many messages this page has taken in, so that a slow
+    // screen makes the server skip waveform updates instead of queueing them without bound.
+    var received = 0, reported = 0;
+    function report() {
+      if (received !== reported && ws.readyState === 1) { ws.send(JSON.stringify({type: "seen", n: received})); reported = received; }
+    }
+    var reporter = setInterval(report, 250);
+    ws.addEventListener("close", function () { clearInterval(reporter); });
     ws.onmessage = function (msg) {
+      received += 1;
+      if (received - reported >= 20) report();
       var ev = JSON.parse(msg.data);
       if (ev.type === "live.frames") onFrames(ev);
       else if (ev.type === "recording.changed") { var tile = tiles[ev.manikin]; if (tile) onRecording(tile, ev.recording); }
