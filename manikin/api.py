@@ -376,7 +376,7 @@ class _Plan:
             link.seen_written[mid] = now_s
         if station_seen:
             link.station_seen_written = now_s
-        self.result.acked.extend(self.seqs)
+        self.result.acked.extend(sorted(self.seqs))  # seq order is the order the bridge sent them
         if self.seqs:
             link.high_water = max(link.high_water, max(self.seqs))
 
@@ -505,8 +505,9 @@ def _keep_unstorable(link: BridgeLink, item, result: IngestResult) -> None:
     log.warning("frame %s of bridge %s could not be stored: %s", seq, link.bridge_id, reason)
     try:
         with transaction.atomic():
-            RejectedFrame.objects.create(station_id=link.station.pk, bridge_id=link.bridge_id, seq=seq,
-                                         kind=kind or "", code="store_failed", error=reason, raw=raw)
+            RejectedFrame.objects.create(station_id=link.station.pk, bridge_id=link.bridge_id,
+                                         seq=frames.storable_seq(seq), kind=kind or "", code="store_failed",
+                                         error=reason, raw=raw)
     except STORE_OUTAGE:
         raise
     except Exception:
@@ -515,7 +516,8 @@ def _keep_unstorable(link: BridgeLink, item, result: IngestResult) -> None:
     result.errors.append({"type": "error", "code": "store_failed", "seq": seq, "message": reason})
     if seq is not None:
         result.acked.append(seq)
-        link.high_water = max(link.high_water, seq)
+        if frames.storable_seq(seq) is not None:
+            link.high_water = max(link.high_water, seq)
 
 
 def ingest_frames(station: Station, bridge_id: str, messages: list, *, clock_offset_s: float | None = 0.0) -> IngestResult:

@@ -143,6 +143,11 @@ def decode(raw: str | bytes) -> Decoded:
 # ---------------------------------------------------------------- fields
 
 
+def storable_seq(value) -> int | None:
+    """``value`` if it is a seq a ``bigint`` column holds, else None."""
+    return _seq_or_none(value)
+
+
 def _seq_or_none(value) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SEQ:
         return value
