@@ -12,7 +12,18 @@ Variables:
     DJANGO_CSRF_TRUSTED_ORIGINS    comma-separated origins (https://lms.example.org)
     DATABASE_URL                   e.g. postgres://user@127.0.0.1:5432/lms (default SQLite)
     REDIS_URL                      e.g. redis://127.0.0.1:6379/0: channels-redis layer and Redis cache
-    LMS_VAR_DIR                    where the SQLite file, secrets and media live (default ./var)
+    LMS_VAR_DIR                    where the SQLite file, secrets and media live (default ./var);
+                                   created 0700, the SQLite file and secrets.json 0600
+    DJANGO_HTTPS=1                 production behind HTTPS: redirect HTTP to HTTPS (except /healthz),
+                                   HSTS, secure session and CSRF cookies
+    DJANGO_HSTS_SECONDS            HSTS max-age with DJANGO_HTTPS (default 31536000, one year)
+    DJANGO_HSTS_PRELOAD=1          add the HSTS preload directive (opt-in: hard to undo, binds
+                                   every subdomain once the domain is on the browsers' list)
+    DJANGO_TRUST_X_FORWARDED_PROTO=1  only behind a TLS-terminating proxy that sets
+                                   X-Forwarded-Proto itself (and drops the client's): requests it
+                                   marks "https" count as secure. Without a proxy a client could
+                                   forge it.
+    DJANGO_SECURE_COOKIES=1        secure cookies only (implied by DJANGO_HTTPS)
     LMS_BASE_URL                   public base URL, used in links that leave the site
 """
 
@@ -23,11 +34,15 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LMS_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Personal data and secrets: only the server's own user may read var/ (an existing one is tightened).
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+if VAR_DIR.stat().st_uid == os.getuid() and VAR_DIR.stat().st_mode & 0o077:
+    VAR_DIR.chmod(0o700)
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -51,8 +66,8 @@ def _local_secrets() -> dict:
         "field_encryption_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     }
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(values))
-    os.chmod(tmp, 0o600)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(json.dumps(values))
     try:
         # Another process may have written it first: keep theirs.
         os.link(tmp, path)
@@ -102,6 +117,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "channels",
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -113,12 +129,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "lms.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "lms.locale.DefaultChineseLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "lms.audit.AuditContextMiddleware",
+    "lms.security.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
@@ -149,6 +167,11 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
+    # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
+    try:
+        os.close(os.open(VAR_DIR / "db.sqlite3", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -204,6 +227,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "static_collected"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploads (ID photos) are personal data, served only through permission-checked views.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -219,14 +245,51 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if _env_bool("DJANGO_SECURE_COOKIES"):
+LMS_HTTPS = _env_bool("DJANGO_HTTPS")
+if LMS_HTTPS or _env_bool("DJANGO_SECURE_COOKIES"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+if LMS_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # Load balancers probe each process over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = _env_bool("DJANGO_HSTS_PRELOAD")
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is the domain owner's decision (see DJANGO_HSTS_PRELOAD), not a missing setting.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if _env_bool("DJANGO_TRUST_X_FORWARDED_PROTO"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): the browser loads, runs, connects to and posts to the
+# site's own host only. 'self' in connect-src covers WebSockets to the same host (ws: and wss:).
+# The Wagtail admin gets a few allowances on top, in lms.security.ADMIN_CSP_REPLACE.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # style="" attributes in a few templates: they cannot load anything (img-src and font-src
+        # still apply) nor select elements, unlike <style> elements, which stay 'self' only.
+        "style-src-attr": [UNSAFE_INLINE],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 WAGTAIL_SITE_NAME = _("Red Cross First-Aid Training")
 WAGTAILADMIN_BASE_URL = LMS_BASE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx", "zip"]
+# No admin's browser contacts another host: no update check (releases.wagtail.org), no banner
+# pointing to Wagtail's English guide, no Gravatar avatars (gravatar.com).
+WAGTAIL_ENABLE_UPDATE_CHECK = False
+WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 
 LOGGING = {
     "version": 1,
