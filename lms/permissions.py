@@ -14,6 +14,7 @@ from operator import or_
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from .models import Region, Role, User
 
@@ -69,7 +70,7 @@ def can_manage_region(user, region: Region | None) -> bool:
 
 def require_region(user, region: Region | None) -> None:
     if not can_manage_region(user, region):
-        raise PermissionDenied("not your region")
+        raise PermissionDenied(_("This belongs to another region."))
 
 
 def visible_people(user) -> QuerySet:
@@ -85,8 +86,8 @@ def visible_people(user) -> QuerySet:
 
 def require_role(user, *roles: str) -> None:
     if not (user and user.is_authenticated):
-        raise PermissionDenied("login required")
+        raise PermissionDenied(_("Please log in first."))
     if is_system_admin(user):
         return
     if not any(user.has_role(r) for r in roles):
-        raise PermissionDenied("role required")
+        raise PermissionDenied(_("Your role does not give access to this page."))

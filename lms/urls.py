@@ -13,3 +13,7 @@ urlpatterns = [
     # Wagtail's page tree last: it serves the home page and everything under it.
     path("", include(wagtail_urls)),
 ]
+
+# Branded error pages (lms/templates/403.html, 404.html, 500.html); 403 and 404 show our own reason.
+handler403 = "lms.errors.permission_denied"
+handler404 = "lms.errors.page_not_found"
