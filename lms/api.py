@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from . import audit, permissions, protection
+from . import audit, permissions, protection, ratelimit
 from .models import AuditLog, Organisation, Region, RegionPopulation, Role, RoleAssignment, User
 from .permissions import (  # noqa: F401  (re-exported for other apps)
     can_manage_region,
@@ -29,6 +30,11 @@ from .permissions import (  # noqa: F401  (re-exported for other apps)
 )
 
 record_audit = audit.record
+
+
+class TooManyAttempts(PermissionDenied):
+    """A rate limit refused the operation (nothing was done); the message says so in the user's language."""
+
 
 # ---------------------------------------------------------------- people
 
@@ -114,22 +120,73 @@ def update_person_contact(actor, person: User, *, id_card: str | None = None, ph
     return changed
 
 
-def find_people(actor, *, id_card: str | None = None, phone: str | None = None, name: str | None = None) -> QuerySet:
-    """Search the people ``actor`` may see, by exact ID-card or phone number, or by part of the name."""
+def find_people(actor, *, name: str | None = None) -> QuerySet:
+    """The people ``actor`` may see, optionally those whose name contains ``name``.
+
+    Exact ID-card or mobile-number search is :func:`search_people_by_number` (audited, rate-limited).
+    """
     qs = permissions.visible_people(actor)
-    if id_card:
-        try:
-            qs = qs.filter(id_card_digest=protection.digest(protection.normalize_id_card(id_card), "id_card"))
-        except ValidationError:
-            return qs.none()
-    if phone:
-        try:
-            qs = qs.filter(phone_digest=protection.digest(protection.normalize_phone(phone), "phone"))
-        except ValidationError:
-            return qs.none()
     if name:
         qs = qs.filter(real_name__icontains=name.strip())
     return qs.order_by("region__path", "real_name", "pk")
+
+
+NUMBER_KINDS = {
+    "id_card": (protection.normalize_id_card, protection.mask_id_card),
+    "phone": (protection.normalize_phone, protection.mask_phone),
+}
+NUMBER_SEARCH_MAX_RESULTS = 50
+
+
+def masked_number(kind: str, number: str) -> str:
+    """The masked form of a valid ID-card (``kind="id_card"``) or mobile number, for display."""
+    normalize, mask = NUMBER_KINDS[kind]
+    return mask(normalize(number))
+
+
+def search_people_by_number(actor, *, kind: str, number: str) -> list[User]:
+    """The people ``actor`` may see whose ID-card (``kind="id_card"``) or mobile number (``"phone"``) is ``number``.
+
+    An answer tells whether a number belongs to someone, so each search counts like a reveal of
+    personal data:
+
+    - only region admins (in their own subtree) and system admins may search: they register people
+      and check a person's identity at the counter; instructors, examiners and inspectors find
+      people through their classes and sessions, trainees have no business here;
+    - every search is audited (``person.search_number``): the kind of number, its masked form, its
+      keyed digest (the blind index: it ties the search to the person it matched without revealing
+      the number) and the people matched, never the number in clear;
+    - at most ``LMS_NUMBER_SEARCH_LIMIT`` searches per person in ``LMS_NUMBER_SEARCH_WINDOW_S``
+      seconds (counted in the cache); beyond, ``TooManyAttempts`` and no search
+      (audited as ``person.search_number_refused``).
+
+    A number in the wrong format is a ``ValidationError`` and costs nothing: it cannot match.
+    """
+    if not (actor.has_role(Role.REGION_ADMIN) or permissions.is_system_admin(actor)):
+        raise PermissionDenied(_("Only region and system admins can search by ID-card or mobile number."))
+    if kind not in NUMBER_KINDS:
+        raise ValidationError({"kind": [_("Choose what kind of number to search for.")]})
+    normalize, mask = NUMBER_KINDS[kind]
+    try:
+        value = normalize(number)
+    except ValidationError as exc:
+        raise ValidationError({"number": exc.messages}) from None
+    masked, digest = mask(value), protection.digest(value, kind)
+    limit, window = settings.LMS_NUMBER_SEARCH_LIMIT, settings.LMS_NUMBER_SEARCH_WINDOW_S
+    if ratelimit.hit("number-search", actor.pk, window_s=window) > limit:
+        audit.record(actor, "person.search_number_refused", object_type="lms.user", object_repr=masked,
+                     after={"kind": kind, "masked": masked, "limit": limit, "window_s": window})
+        raise TooManyAttempts(_(
+            "You have reached the limit of %(limit)s searches by ID-card or mobile number in %(minutes)s "
+            "minutes. The search was not done; please try again later."
+        ) % {"limit": limit, "minutes": max(1, window // 60)})
+    qs = permissions.visible_people(actor).filter(**{f"{kind}_digest": digest})
+    people = list(qs.order_by("region__path", "real_name", "pk")[:NUMBER_SEARCH_MAX_RESULTS])
+    audit.record(actor, "person.search_number", people[0] if len(people) == 1 else None,
+                 object_type="lms.user", object_repr=masked,
+                 after={"kind": kind, "masked": masked, "digest": digest, "matched": len(people),
+                        "people": [p.pk for p in people]})
+    return people
 
 
 def get_person(actor, pk: int) -> User:

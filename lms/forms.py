@@ -5,9 +5,25 @@ from .models import Organisation, Region
 
 
 class PeopleSearchForm(forms.Form):
+    """Search by part of the name (GET: the name may appear in the address)."""
+
     name = forms.CharField(label=_("Name"), required=False, max_length=64)
-    id_card = forms.CharField(label=_("ID-card number (exact)"), required=False, max_length=32)
-    phone = forms.CharField(label=_("Mobile number (exact)"), required=False, max_length=20)
+
+
+class NoEchoTextInput(forms.TextInput):
+    """A text box that never writes its value back into the page (the number typed stays private)."""
+
+    def format_value(self, value):
+        return None
+
+
+class NumberSearchForm(forms.Form):
+    """Exact ID-card or mobile-number search: POST only, never echoed, audited and rate-limited by the api."""
+
+    kind = forms.ChoiceField(label=_("Kind of number"), choices=[
+        ("id_card", _("ID-card number")), ("phone", _("Mobile number"))])
+    number = forms.CharField(label=_("Exact number"), max_length=32, widget=NoEchoTextInput(
+        attrs={"autocomplete": "off", "spellcheck": "false", "inputmode": "text"}))
 
 
 class RegionImportForm(forms.Form):

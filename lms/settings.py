@@ -25,6 +25,8 @@ Variables:
                                    forge it.
     DJANGO_SECURE_COOKIES=1        secure cookies only (implied by DJANGO_HTTPS)
     LMS_BASE_URL                   public base URL, used in links that leave the site
+    LMS_NUMBER_SEARCH_LIMIT        exact ID-card/phone searches per person per window (default 10)
+    LMS_NUMBER_SEARCH_WINDOW_S     that window in seconds (default 600)
 """
 
 import base64
@@ -213,6 +215,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# Exact ID-card or mobile-number searches (lms.api.search_people_by_number): per person and window.
+LMS_NUMBER_SEARCH_LIMIT = int(os.environ.get("LMS_NUMBER_SEARCH_LIMIT", "10"))
+LMS_NUMBER_SEARCH_WINDOW_S = int(os.environ.get("LMS_NUMBER_SEARCH_WINDOW_S", "600"))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,11 +12,17 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from . import api
 from .dashboard import cards_for
-from .forms import OrganisationForm, PeopleSearchForm, RegionImportForm
+from .forms import (
+    NumberSearchForm,
+    OrganisationForm,
+    PeopleSearchForm,
+    RegionImportForm,
+)
 from .models import Organisation, Role, User
 
 
@@ -32,14 +41,55 @@ def _require_admin(user) -> None:
         raise PermissionDenied(_("This page is for region and system admins."))
 
 
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for e in errors:
+                form.add_error(field if field in form.fields else None, e)
+    else:
+        for e in exc.messages:
+            form.add_error(None, e)
+
+
 @login_required
+@sensitive_post_parameters("number")
+@require_http_methods(["GET", "POST"])
 def people(request):
+    """GET: the list, or a search by name. POST: an exact ID-card or mobile-number search.
+
+    The number travels in the POST body only (not in the address, the server's access log or the
+    language switch's ``next``) and never written back into the page, where only its masked form
+    appears; the search itself is audited and rate-limited by ``api.search_people_by_number``.
+    """
     _require_admin(request.user)
+    context = {"form": PeopleSearchForm(), "number_form": NumberSearchForm(), "pager_query": "",
+               "number_limit": settings.LMS_NUMBER_SEARCH_LIMIT,
+               "number_minutes": max(1, settings.LMS_NUMBER_SEARCH_WINDOW_S // 60)}
+    if request.method == "POST":
+        number_form = NumberSearchForm(request.POST)
+        context["number_form"] = number_form
+        status = 200
+        if number_form.is_valid():
+            try:
+                matches = api.search_people_by_number(request.user, **number_form.cleaned_data)
+            except api.TooManyAttempts as exc:
+                context["refused"] = str(exc)
+                status = 429
+            except ValidationError as exc:
+                _add_errors(number_form, exc)
+            else:
+                kind, number = number_form.cleaned_data["kind"], number_form.cleaned_data["number"]
+                context["exact"] = {"kind": dict(number_form.fields["kind"].choices)[kind], "matches": matches,
+                                    "masked": api.masked_number(kind, number)}
+                context["rows"] = matches
+        return render(request, "lms/people.html", context, status=status)
     form = PeopleSearchForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
-    qs = api.find_people(request.user, **{k: v for k, v in data.items() if v})
+    name = form.cleaned_data.get("name", "") if form.is_valid() else ""
+    qs = api.find_people(request.user, name=name)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(request, "lms/people.html", {"form": form, "page": page})
+    context.update(form=form, page=page, rows=page, listing=True,
+                   pager_query=urlencode({"name": name}) if name else "")
+    return render(request, "lms/people.html", context)
 
 
 def _person_or_404(user, pk: int) -> User:
@@ -110,4 +160,3 @@ def organisations(request):
             return redirect("lms:organisations")
     page = Paginator(api.visible_organisations(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "lms/organisations.html", {"form": form, "page": page, "kinds": Organisation.Kind})
-
