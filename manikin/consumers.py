@@ -20,6 +20,7 @@ import numpy as np
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from lms.access import session_group, session_still_valid, user_group
 
@@ -132,11 +133,13 @@ class RoomPublisher(_PerLoop):
             self.task = spawn(self._flush(layer), "room-publisher")
 
     async def _flush(self, layer):
-        await asyncio.sleep(self.WINDOW_S)
-        pending, self.pending = self.pending, {}
-        for room_id, event in pending.items():
-            event["published_at"] = time.time()
-            await layer.group_send(room_group(room_id), event)
+        # Loop: what is added while this task sends would otherwise wait for the next publish.
+        while self.pending:
+            await asyncio.sleep(self.WINDOW_S)
+            pending, self.pending = self.pending, {}
+            for room_id, event in pending.items():
+                event["published_at"] = time.time()
+                await layer.group_send(room_group(room_id), event)
 
 
 class BridgeConsumer(AsyncWebsocketConsumer):
@@ -401,7 +404,7 @@ class _LiveConsumer(AsyncWebsocketConsumer):
     def _still_allowed(self) -> bool:
         if not session_still_valid(self.session_key, self.user):
             return False
-        self.user = type(self.user).objects.get(pk=self.user.pk)
+        self.user = get_user_model().objects.get(pk=self.user.pk)
         return self.authorize(self.user) == self.room_id
 
     async def access_changed(self, event):

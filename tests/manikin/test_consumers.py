@@ -1,6 +1,7 @@
 """The WebSocket endpoints in-process: token checks, hello/ack, live fan-out, browser-socket permissions."""
 
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -53,7 +54,8 @@ async def console_socket(site, user, origin="http://127.0.0.1:8000", path=None, 
 
 
 async def hello(comm, bridge_id="bridge-1"):
-    await comm.send_json_to({"type": "hello", "bridge_id": bridge_id, "version": 1, "software": "test"})
+    await comm.send_json_to({"type": "hello", "bridge_id": bridge_id, "version": 1, "software": "test",
+                             "clock": time.time()})
     return await comm.receive_json_from(timeout=5)
 
 
