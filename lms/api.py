@@ -8,18 +8,24 @@ Errors are ``ValidationError`` (bad input, message in the user's language) or
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, permissions, protection, ratelimit
-from .models import AuditLog, Organisation, Region, RegionPopulation, Role, RoleAssignment, User
+from . import audit, permissions, protection, ratelimit, sms
+from .models import AuditLog, OneTimeCode, Organisation, Region, RegionPopulation, Role, RoleAssignment, User
 from .permissions import (  # noqa: F401  (re-exported for other apps)
     can_manage_region,
     is_system_admin,
@@ -30,6 +36,7 @@ from .permissions import (  # noqa: F401  (re-exported for other apps)
 )
 
 record_audit = audit.record
+log = logging.getLogger("lms.api")
 
 
 class TooManyAttempts(PermissionDenied):
@@ -404,3 +411,176 @@ def audit_log(actor) -> QuerySet:
     if not permissions.is_system_admin(actor):
         return AuditLog.objects.none()
     return AuditLog.objects.select_related("actor")
+
+
+# ---------------------------------------------------------------- passwords
+
+
+def _lock_window_s() -> int:
+    return int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+def change_password(actor: User, *, old_password: str, new_password: str) -> None:
+    """A signed-in person changes their own password; Django's password validators apply.
+
+    Wrong current passwords count like wrong sign-ins: after ``LMS_LOGIN_FAILURE_LIMIT`` of them the
+    change is refused for the lock period (``TooManyAttempts``), so a borrowed session cannot be used
+    to guess the password. The caller keeps the current session (``update_session_auth_hash``);
+    the person's other sessions end, as their stored password hash no longer matches.
+    """
+    limit, window = settings.AXES_FAILURE_LIMIT, _lock_window_s()
+    if ratelimit.used("password-change", actor.pk) >= limit:
+        audit.record(actor, "auth.password_change_refused", actor)
+        raise TooManyAttempts(_("Too many wrong passwords. Please try again in %(minutes)s minutes.")
+                              % {"minutes": max(1, window // 60)})
+    if not actor.check_password(old_password or ""):
+        ratelimit.hit("password-change", actor.pk, window_s=window)
+        audit.record(actor, "auth.password_change_failed", actor)
+        raise ValidationError({"old_password": [_("Your current password is wrong.")]})
+    try:
+        password_validation.validate_password(new_password, actor)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from None
+    with transaction.atomic():
+        actor.set_password(new_password)
+        actor.save(update_fields=["password"])
+        audit.record(actor, "auth.password_change", actor)
+    ratelimit.clear("password-change", actor.pk)
+
+
+def _mask_email(email: str) -> str:
+    local, _at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _reset_target(identifier: str) -> tuple[User | None, str, str]:
+    """The one active person an identifier names: (person or None, kind of identifier, masked identifier)."""
+    ident = (identifier or "").strip()
+    people = User.objects.filter(is_active=True)
+    if "@" in ident:
+        found = list(people.filter(email__iexact=ident)[:2])
+        return (found[0] if len(found) == 1 else None), "email", _mask_email(ident)
+    try:
+        phone = protection.normalize_phone(ident)
+    except ValidationError:
+        phone = None
+    if phone:
+        found = list(people.filter(phone_digest=protection.digest(phone, "phone"))[:2])
+        if len(found) == 1:
+            return found[0], "phone", protection.mask_phone(phone)
+    found = list(people.filter(username=ident)[:1])
+    if found or not phone:
+        return (found[0] if found else None), "username", ident[:150]
+    return None, "phone", protection.mask_phone(phone)
+
+
+def request_password_reset(identifier: str) -> int | None:
+    """Send a one-time code to reset the password of the person ``identifier`` names.
+
+    ``identifier`` is a login name, a mobile number or an e-mail address. The code goes to the
+    person's mobile phone (SMS backend) or, without one, to their e-mail address. Returns the
+    code's id, to keep in the requester's session, or None when no code was sent: no such person,
+    no phone or e-mail, or ``LMS_RESET_CODES_PER_PERSON`` codes already sent this hour. Callers
+    must answer the same in every case, so that the page does not tell whether an account exists.
+
+    Requests from one IP address are limited (``LMS_RESET_REQUESTS_PER_IP`` per hour):
+    beyond, ``TooManyAttempts`` (that answer depends on the address only). Sending a new code
+    ends the person's earlier ones. Audited: ``auth.reset_request``, ``auth.reset_code_sent``.
+    """
+    window = settings.LMS_RESET_WINDOW_S
+    ip = audit.current_ip() or "unknown"
+    if ratelimit.hit("reset-ip", ip, window_s=window) > settings.LMS_RESET_REQUESTS_PER_IP:
+        audit.record(None, "auth.reset_refused", object_type="lms.user", after={"reason": "ip_limit"})
+        raise TooManyAttempts(_("Too many password reset requests from your network. Please try again in an hour."))
+    person, kind, masked = _reset_target(identifier)
+    if person is None:
+        audit.record(None, "auth.reset_request", object_type="lms.user", object_repr=masked,
+                     after={"identifier": kind, "matched": False})
+        return None
+    now = timezone.now()
+    recent = OneTimeCode.objects.filter(user=person, purpose=OneTimeCode.Purpose.PASSWORD_RESET,
+                                        created_at__gte=now - timedelta(seconds=window)).count()
+    if recent >= settings.LMS_RESET_CODES_PER_PERSON:
+        audit.record(None, "auth.reset_request", person,
+                     after={"identifier": kind, "matched": True, "sent": False, "reason": "person_limit"})
+        return None
+    if person.phone_protected:
+        channel, to_masked = OneTimeCode.Channel.SMS, person.phone_masked
+    elif person.email:
+        channel, to_masked = OneTimeCode.Channel.EMAIL, _mask_email(person.email)
+    else:
+        audit.record(None, "auth.reset_request", person,
+                     after={"identifier": kind, "matched": True, "sent": False, "reason": "no_contact"})
+        return None
+    code = f"{secrets.randbelow(10**6):06d}"
+    salt = secrets.token_hex(16)
+    ttl = settings.LMS_RESET_CODE_TTL_S
+    with transaction.atomic():
+        # One live code per person: a new one ends the earlier ones.
+        OneTimeCode.objects.filter(user=person, purpose=OneTimeCode.Purpose.PASSWORD_RESET,
+                                   used_at__isnull=True, expires_at__gt=now).update(expires_at=now)
+        otc = OneTimeCode.objects.create(
+            user=person, purpose=OneTimeCode.Purpose.PASSWORD_RESET, channel=channel, salt=salt,
+            code_digest=OneTimeCode.digest_of(salt, code), expires_at=now + timedelta(seconds=ttl),
+        )
+        audit.record(None, "auth.reset_code_sent", person,
+                     after={"identifier": kind, "channel": channel, "to": to_masked, "code": otc.pk})
+    body = _("Red Cross First-Aid Training: your verification code is %(code)s. It resets your password and "
+             "is valid for %(minutes)s minutes. If you did not ask for it, ignore this message.") % {
+        "code": code, "minutes": max(1, ttl // 60)}
+    try:
+        if channel == OneTimeCode.Channel.SMS:
+            sms.send_sms(protection.decrypt(person.phone_protected, "phone"), body)
+        else:
+            send_mail(_("Your password reset code"), body, None, [person.email])
+    except Exception:  # the gateway is down: the person asks again; the answer stays the same
+        log.exception("could not send password reset code %s by %s", otc.pk, channel)
+    return otc.pk
+
+
+def reset_password(code_id: int | None, *, code: str, new_password: str) -> User:
+    """Set a new password with a one-time code from :func:`request_password_reset`.
+
+    ``code_id`` is what that function returned to this requester (None: nothing was sent, and any
+    code is wrong). A wrong, expired, used or burnt code gives the same ``ValidationError`` on
+    ``code``; each wrong code counts, and ``LMS_RESET_CODE_MAX_TRIES`` of them burn the code.
+    A right code with a password the validators refuse gives their messages on ``new_password``
+    and keeps the code. On success the code is used up, the password set (the person's sessions
+    end), sign-in locks on the login name are lifted, and ``auth.password_reset`` is audited.
+    """
+    wrong = ValidationError({"code": [_("The code is wrong or no longer valid. Check it, or ask for a new code.")]})
+    code = (code or "").strip()
+    if code_id is None:
+        raise wrong
+    max_tries = settings.LMS_RESET_CODE_MAX_TRIES
+    with transaction.atomic():
+        otc = OneTimeCode.objects.select_for_update().select_related("user").filter(
+            pk=code_id, purpose=OneTimeCode.Purpose.PASSWORD_RESET).first()
+        live = otc is not None and otc.is_live(timezone.now(), max_tries) and otc.user.is_active
+        right = live and otc.matches(code)
+        if live and not right:
+            OneTimeCode.objects.filter(pk=otc.pk).update(failed_attempts=F("failed_attempts") + 1)
+            tries = otc.failed_attempts + 1
+            audit.record(None, "auth.reset_code_burnt" if tries >= max_tries else "auth.reset_code_wrong",
+                         otc.user, after={"code": otc.pk, "failed_attempts": tries})
+    if not right:
+        raise wrong
+    person = otc.user
+    try:
+        password_validation.validate_password(new_password, person)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from None
+    with transaction.atomic():
+        otc = OneTimeCode.objects.select_for_update().get(pk=otc.pk)
+        if not otc.is_live(timezone.now(), max_tries):  # another request used it meanwhile
+            raise wrong
+        otc.used_at = timezone.now()
+        otc.save(update_fields=["used_at"])
+        person.set_password(new_password)
+        person.save(update_fields=["password"])
+        audit.record(person, "auth.password_reset", person, after={"code": otc.pk, "channel": otc.channel})
+    from axes.utils import reset as axes_reset
+
+    axes_reset(username=person.get_username())
+    ratelimit.clear("password-change", person.pk)
+    return person

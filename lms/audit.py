@@ -21,6 +21,11 @@ def reset_client_ip(token: contextvars.Token) -> None:
     _client_ip.reset(token)
 
 
+def current_ip() -> str | None:
+    """The client IP address of the request being handled (None outside a request)."""
+    return _client_ip.get()
+
+
 def client_ip_from_meta(meta: dict) -> str | None:
     forwarded = meta.get("HTTP_X_FORWARDED_FOR") if settings.LMS_TRUST_X_FORWARDED_FOR else None
     if forwarded:

@@ -26,6 +26,39 @@ class NumberSearchForm(forms.Form):
         attrs={"autocomplete": "off", "spellcheck": "false", "inputmode": "text"}))
 
 
+class _NewPasswordTwice:
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") and data.get("new_password2") and data["new_password"] != data["new_password2"]:
+            self.add_error("new_password2", _("The two new passwords differ."))
+        return data
+
+
+class PasswordChangeForm(_NewPasswordTwice, forms.Form):
+    old_password = forms.CharField(label=_("Current password"), strip=False,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    new_password = forms.CharField(label=_("New password"), strip=False,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    new_password2 = forms.CharField(label=_("New password again"), strip=False,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+
+class PasswordResetRequestForm(forms.Form):
+    identifier = forms.CharField(label=_("Login name, mobile number or e-mail"), max_length=254,
+                                 widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}))
+
+
+class PasswordResetCodeForm(_NewPasswordTwice, forms.Form):
+    code = forms.RegexField(label=_("Code"), regex=r"^\s*\d{6}\s*$", max_length=12,
+                            error_messages={"invalid": _("The code has 6 digits.")},
+                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                                          "autofocus": True}))
+    new_password = forms.CharField(label=_("New password"), strip=False,
+                                   widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    new_password2 = forms.CharField(label=_("New password again"), strip=False,
+                                    widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+
 class RegionImportForm(forms.Form):
     file = forms.FileField(
         label=_("Workbook (.xlsx)"),

@@ -234,3 +234,51 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
+
+
+class OneTimeCode(models.Model):
+    """A six-digit code sent to a person's phone or e-mail, e.g. to reset a password.
+
+    Only a keyed, salted digest of the code is stored (``salted_hmac`` with the site's secret key:
+    a copy of the database alone does not allow trying the million codes). A code is live until
+    it expires, is used once, or has taken too many wrong tries. Issued through ``lms.api``.
+    """
+
+    class Purpose(models.TextChoices):
+        PASSWORD_RESET = "password_reset", _("Password reset")
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("Text message")
+        EMAIL = "email", _("E-mail")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    salt = models.CharField(max_length=32)
+    code_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        indexes = [models.Index(fields=["user", "purpose", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} · {self.user} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def digest_of(salt: str, code: str) -> str:
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac("lms.OneTimeCode", f"{salt}:{code}", algorithm="sha256").hexdigest()
+
+    def matches(self, code: str) -> bool:
+        from django.utils.crypto import constant_time_compare
+
+        return constant_time_compare(self.code_digest, self.digest_of(self.salt, code))
+
+    def is_live(self, now, max_failures: int) -> bool:
+        return self.used_at is None and now < self.expires_at and self.failed_attempts < max_failures

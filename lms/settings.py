@@ -25,14 +25,30 @@ Variables:
                                    forge it.
     DJANGO_SECURE_COOKIES=1        secure cookies only (implied by DJANGO_HTTPS)
     LMS_BASE_URL                   public base URL, used in links that leave the site
+    LMS_SESSION_AGE_S              longest a sign-in lasts, in seconds (default 28800, 8 hours)
+    LMS_SESSION_IDLE_S             sign out after this many seconds without a page request
+                                   (default 3600; 0 turns the idle timeout off)
+    LMS_LOGIN_FAILURE_LIMIT        wrong passwords before sign-in is locked (default 5)
+    LMS_LOGIN_COOLOFF_MIN          minutes a lock lasts (default 15)
+    LMS_LOGIN_LOCKOUT              "username_ip" (default: a login name from one IP address) or
+                                   "username" (a login name from anywhere)
     LMS_NUMBER_SEARCH_LIMIT        exact ID-card/phone searches per person per window (default 10)
     LMS_NUMBER_SEARCH_WINDOW_S     that window in seconds (default 600)
+    LMS_RESET_CODE_TTL_S           password-reset codes expire after this many seconds (default 600)
+    LMS_RESET_CODES_PER_PERSON     codes sent to one person per hour (default 3)
+    LMS_RESET_REQUESTS_PER_IP      reset requests from one IP address per hour (default 10)
+    LMS_SMS_BACKEND                SMS backend class (default lms.sms.LogFileBackend: the log and
+                                   var/sms-outbox.log)
+    DJANGO_EMAIL_BACKEND           e-mail backend (default file-based, into var/mail-outbox/);
+                                   with SMTP also DJANGO_EMAIL_HOST, _PORT, _HOST_USER,
+                                   _HOST_PASSWORD, DJANGO_EMAIL_USE_TLS=1, DJANGO_DEFAULT_FROM_EMAIL
 """
 
 import base64
 import json
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -126,6 +142,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -140,8 +157,11 @@ MIDDLEWARE = [
     "lms.audit.AuditContextMiddleware",
     "lms.security.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "lms.signin.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Last: turns a sign-in refused by django-axes into the lockout page (lms.signin.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "lms.urls"
@@ -215,6 +235,57 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# Sign-in throttling (django-axes): every django.contrib.auth.authenticate() goes through the axes
+# backend first, so /login/ and Wagtail's /admin/login/ share one count. After
+# LMS_LOGIN_FAILURE_LIMIT wrong passwords for a login name from one IP address (or from anywhere,
+# with LMS_LOGIN_LOCKOUT=username) sign-in is refused for LMS_LOGIN_COOLOFF_MIN minutes, even with
+# the right password; tries during the lock do not extend it. A successful sign-in or a password
+# reset by code clears the count. Failures and locks are in the audit log (lms.signals).
+AUTHENTICATION_BACKENDS = [
+    "lms.signin.ThrottledSignInBackend",  # django-axes' backend; lets request-less calls through
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("LMS_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LMS_LOGIN_COOLOFF_MIN", "15")))
+AXES_LOCKOUT_PARAMETERS = (
+    ["username"] if os.environ.get("LMS_LOGIN_LOCKOUT", "username_ip") == "username"
+    else [["username", "ip_address"]]
+)
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "lms.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "lms.signin.client_ip"  # the audit log's rule (LMS_TRUST_X_FORWARDED_FOR)
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log already
+AXES_VERBOSE = False
+# Wagtail's own reset (an e-mailed link, no throttle) and its account password form (no throttle on
+# the current password) are off: everyone uses /password-reset/ and /account/password/.
+WAGTAIL_PASSWORD_RESET_ENABLED = False
+WAGTAIL_PASSWORD_MANAGEMENT_ENABLED = False
+
+# Sessions: at most LMS_SESSION_AGE_S after signing in, ended when the browser closes, and after
+# LMS_SESSION_IDLE_S without a page request (lms.signin.SessionTimeoutMiddleware).
+SESSION_COOKIE_AGE = int(os.environ.get("LMS_SESSION_AGE_S", str(8 * 3600)))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+LMS_SESSION_IDLE_S = int(os.environ.get("LMS_SESSION_IDLE_S", "3600"))
+
+# Password reset by a one-time code sent to the person's phone (preferred) or e-mail address.
+LMS_RESET_CODE_TTL_S = int(os.environ.get("LMS_RESET_CODE_TTL_S", "600"))
+LMS_RESET_CODE_MAX_TRIES = 5  # wrong tries that burn a code
+LMS_RESET_WINDOW_S = 3600
+LMS_RESET_CODES_PER_PERSON = int(os.environ.get("LMS_RESET_CODES_PER_PERSON", "3"))  # per window
+LMS_RESET_REQUESTS_PER_IP = int(os.environ.get("LMS_RESET_REQUESTS_PER_IP", "10"))  # per window
+LMS_SMS_BACKEND = os.environ.get("LMS_SMS_BACKEND", "lms.sms.LogFileBackend")
+LMS_SMS_OUTBOX = VAR_DIR / "sms-outbox.log"
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail-outbox"
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("DJANGO_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("DJANGO_EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "noreply@localhost")
 
 # Exact ID-card or mobile-number searches (lms.api.search_people_by_number): per person and window.
 LMS_NUMBER_SEARCH_LIMIT = int(os.environ.get("LMS_NUMBER_SEARCH_LIMIT", "10"))
@@ -303,5 +374,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LMS_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    # axes: failures and lockouts only (they are in the audit log as well), not every sign-in.
+    "loggers": {"django.request": {"level": "WARNING"}, "daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# Smart-manikin ingest and live consoles (manikin/).
+MANIKIN_MAX_DEVICES_PER_STATION = int(os.environ.get("MANIKIN_MAX_DEVICES_PER_STATION", "8"))
+MANIKIN_HELLO_TIMEOUT_S = float(os.environ.get("MANIKIN_HELLO_TIMEOUT_S", "10"))
+# A browser socket re-checks its session and permission this often (and at once on logout or a role change).
+MANIKIN_SOCKET_RECHECK_S = float(os.environ.get("MANIKIN_SOCKET_RECHECK_S", "60"))
+# Live messages a console may have unread before waveform updates are skipped; and how long it may stall.
+MANIKIN_CONSOLE_WINDOW = int(os.environ.get("MANIKIN_CONSOLE_WINDOW", "200"))
+MANIKIN_CONSOLE_STALL_S = float(os.environ.get("MANIKIN_CONSOLE_STALL_S", "60"))

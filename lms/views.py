@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -20,6 +21,9 @@ from .dashboard import cards_for
 from .forms import (
     NumberSearchForm,
     OrganisationForm,
+    PasswordChangeForm,
+    PasswordResetCodeForm,
+    PasswordResetRequestForm,
     PeopleSearchForm,
     RegionImportForm,
 )
@@ -160,3 +164,71 @@ def organisations(request):
             return redirect("lms:organisations")
     page = Paginator(api.visible_organisations(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "lms/organisations.html", {"form": form, "page": page, "kinds": Organisation.Kind})
+
+
+# ---------------------------------------------------------------- passwords
+
+
+@login_required
+@sensitive_post_parameters("old_password", "new_password", "new_password2")
+@require_http_methods(["GET", "POST"])
+def password_change(request):
+    form = PasswordChangeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            api.change_password(request.user, old_password=form.cleaned_data["old_password"],
+                                new_password=form.cleaned_data["new_password"])
+        except api.TooManyAttempts as exc:
+            form.add_error(None, str(exc))
+            status = 429
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            update_session_auth_hash(request, request.user)  # this session stays, the others end
+            messages.success(request, _("Your password has been changed. Your other sign-ins have been ended."))
+            return redirect("lms:dashboard")
+    return render(request, "lms/password_change.html", {"form": form}, status=status)
+
+
+RESET_SESSION_KEY = "lms_password_reset"
+
+
+@sensitive_post_parameters("identifier")
+@require_http_methods(["GET", "POST"])
+def password_reset(request):
+    """Step 1: a login name, mobile number or e-mail; the same answer whether or not it names someone."""
+    form = PasswordResetRequestForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            code_id = api.request_password_reset(form.cleaned_data["identifier"])
+        except api.TooManyAttempts as exc:
+            form.add_error(None, str(exc))
+            status = 429
+        else:
+            request.session[RESET_SESSION_KEY] = {"code": code_id}
+            return redirect("lms:password_reset_verify")
+    return render(request, "lms/password_reset.html", {"form": form}, status=status)
+
+
+@sensitive_post_parameters("code", "new_password", "new_password2")
+@require_http_methods(["GET", "POST"])
+def password_reset_verify(request):
+    """Step 2: the code and the new password."""
+    ticket = request.session.get(RESET_SESSION_KEY)
+    if not isinstance(ticket, dict):
+        return redirect("lms:password_reset")
+    form = PasswordResetCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            api.reset_password(ticket.get("code"), code=form.cleaned_data["code"],
+                               new_password=form.cleaned_data["new_password"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            request.session.pop(RESET_SESSION_KEY, None)
+            messages.success(request, _("Your password has been changed. Please log in with the new password."))
+            return redirect("lms:login")
+    return render(request, "lms/password_reset_verify.html",
+                  {"form": form, "minutes": max(1, settings.LMS_RESET_CODE_TTL_S // 60)})
