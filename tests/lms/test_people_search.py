@@ -166,3 +166,13 @@ def test_search_stays_inside_the_admins_region(world, client, make_person):
     html = search(client, number).content.decode()
     assert "北仑某人" not in html
     assert AuditLog.objects.get(action="person.search_number").after["matched"] == 0
+
+
+def test_no_log_line_holds_the_number(world, client, settings, caplog):
+    settings.LMS_NUMBER_SEARCH_LIMIT = 1
+    client.force_login(world["admin"])
+    with caplog.at_level("DEBUG"):
+        search(client)
+        search(client, PHONE, kind="phone")  # refused: Django logs the 429
+    assert "/people/" in caplog.text  # the refusal was logged, by its path only
+    assert VALID_ID not in caplog.text and PHONE not in caplog.text
