@@ -1,0 +1,52 @@
+"""The databases of live servers: SQLite files by default, fresh PostgreSQL databases with DATABASE_URL."""
+
+import os
+import time
+
+import pytest
+
+from lms.liveserver import LiveDatabase, ScratchDatabase
+
+ON_POSTGRES = LiveDatabase(".").is_postgres
+
+
+def test_without_a_postgresql_url_the_server_gets_a_sqlite_file(tmp_path):
+    with LiveDatabase(tmp_path, base_url="") as db:
+        env = db.env({"X": "1"})
+    assert not db.is_postgres and db.url is None
+    assert "DATABASE_URL" not in env and env["LMS_VAR_DIR"] == str(tmp_path) and env["X"] == "1"
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="DATABASE_URL does not name PostgreSQL")
+def test_each_live_database_is_fresh_and_dropped_and_old_leftovers_go(tmp_path):
+    import psycopg
+
+    pg = LiveDatabase(tmp_path)._pg
+
+    def databases():
+        with pg._maintenance() as conn:
+            return {name for (name,) in conn.execute("SELECT datname FROM pg_database")}
+
+    now = int(time.time())
+    crashed, running = f"lms_e2e_{now - 2 * 86400}_00000000", f"lms_e2e_{now - 3600}_00000001"
+    with pg._maintenance() as conn:
+        for name in (crashed, running):
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with LiveDatabase(tmp_path) as db:
+            assert db.env()["DATABASE_URL"] == db.url and db.url.endswith("/" + db.name)
+            assert db.name != os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
+            present = databases()
+            assert db.name in present
+            assert crashed not in present  # left by a run more than a day ago
+            assert running in present  # maybe another run's, still going
+            with psycopg.connect(db.url) as conn:
+                assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+        assert db.name not in databases()
+        with ScratchDatabase(os.environ["DATABASE_URL"]) as url:  # the benchmarks' throw-away database
+            assert url.rsplit("/", 1)[-1] in databases()
+        assert url.rsplit("/", 1)[-1] not in databases()
+    finally:
+        with pg._maintenance() as conn:
+            for name in (crashed, running):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
