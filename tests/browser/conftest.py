@@ -2,19 +2,20 @@ import shutil
 
 import pytest
 
-from lms.liveserver import LiveServer, prepare_database, server_env
+from lms.liveserver import LiveDatabase, LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
 def live_server_proc(tmp_path_factory):
+    """One demo server for the browser journeys, on the test run's database (PostgreSQL when DATABASE_URL is set)."""
     var_dir = tmp_path_factory.mktemp("live")
-    env = server_env(var_dir)
-    prepare_database(var_dir, env)
-    server = LiveServer(var_dir, env).start()
-    yield server
-    server.stop()
+    with LiveDatabase(var_dir) as db:
+        db.prepare()
+        server = LiveServer(var_dir, db.env()).start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="module")

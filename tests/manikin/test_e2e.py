@@ -1,7 +1,9 @@
 """The whole pipeline against real Daphne processes: virtual manikin → real bridge → server → console.
 
 Only the radio is fake (manikin.virtual at the bleak boundary); bytes, decoding, spool, uplink,
-ingest, scoring and the channel layer are the production code.
+ingest, scoring and the channel layer are the production code. The servers run on the database of
+the test run (``lms.liveserver.LiveDatabase``): a fresh PostgreSQL database when DATABASE_URL is set,
+else a SQLite file; Redis when REDIS_URL is set.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import redis
 import websockets
 
 from lms.demo import DEMO_PASSWORD
-from lms.liveserver import LiveServer, prepare_database, server_env
+from lms.liveserver import LiveDatabase, LiveServer
 from manikin.bridge.app import Bridge, BridgeConfig
 from manikin.bridge.spool import Spool
 from manikin.bridge.uplink import Backoff
@@ -39,11 +41,15 @@ def redis_available() -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo_env(tmp_path_factory):
-    var_dir = tmp_path_factory.mktemp("e2e")
-    env = server_env(var_dir)
-    prepare_database(var_dir, env)
-    return var_dir, env
+def demo_db(tmp_path_factory):
+    with LiveDatabase(tmp_path_factory.mktemp("e2e")) as db:
+        db.prepare()
+        yield db
+
+
+@pytest.fixture(scope="module")
+def demo_env(demo_db):
+    return demo_db.var_dir, demo_db.env()
 
 
 def make_bridge(server_url: str, spool_path, radio, token=TOKEN_1):
@@ -98,12 +104,17 @@ async def test_server_killed_and_restarted_mid_session_loses_nothing(demo_env, t
     assert data["result"]["count"] > 5
 
 
+@pytest.fixture
+def shared_db(tmp_path):
+    """One database (and one Redis) for two server processes."""
+    with LiveDatabase(tmp_path / "shared", extra={"REDIS_URL": REDIS_URL}) as db:
+        db.prepare()
+        yield db
+
+
 @pytest.mark.skipif(not redis_available(), reason="needs Redis on 127.0.0.1:6379")
-async def test_two_server_processes_share_live_data_over_redis(tmp_path):
-    var_dir = tmp_path / "shared"
-    var_dir.mkdir()
-    env = server_env(var_dir, {"REDIS_URL": REDIS_URL})
-    prepare_database(var_dir, env)
+async def test_two_server_processes_share_live_data_over_redis(shared_db, tmp_path):
+    var_dir, env = shared_db.var_dir, shared_db.env()
     a, b = LiveServer(var_dir, env).start(), LiveServer(var_dir, env).start()
     try:
         cookie = login_cookies(b.url, "examiner", DEMO_PASSWORD)
@@ -129,3 +140,31 @@ async def test_two_server_processes_share_live_data_over_redis(tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.mark.skipif(not LiveDatabase(".").is_postgres, reason="DATABASE_URL does not name PostgreSQL")
+async def test_the_server_stores_into_its_own_postgresql_database(demo_db, tmp_path):
+    """With DATABASE_URL set, what a live server stores lands in the fresh e2e database on that PostgreSQL server."""
+    import psycopg
+
+    assert demo_db.name.startswith("lms_e2e_") and demo_db.name not in os.environ["DATABASE_URL"]
+    server = LiveServer(demo_db.var_dir, demo_db.env()).start()
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(None, login_cookies, server.url, "examiner", DEMO_PASSWORD)
+        bridge, sent = make_bridge(server.ws_url, tmp_path / "spool.sqlite3", make_fleet(1, "good", seed=5),
+                                   token="demo-station-3-token")
+        task = asyncio.create_task(bridge.run())
+        await wait_until(lambda: sum(len(f.get("t") or []) for f in sent) > 60, what="1 s of samples")
+        await wait_until(lambda: bridge.spool.count() == 0, what="the frames sent so far acknowledged")
+        bridge.stop()
+        await asyncio.wait_for(task, 30)
+    finally:
+        server.stop()
+    with psycopg.connect(demo_db.url) as conn:
+        frames = conn.execute("SELECT count(*) FROM manikin_frame WHERE bridge_id = %s",
+                              [bridge.spool.bridge_id]).fetchone()[0]
+        logins = conn.execute("SELECT count(*) FROM lms_auditlog a JOIN lms_user u ON u.id = a.actor_id "
+                              "WHERE a.action = 'auth.login' AND u.username = 'examiner'").fetchone()[0]
+    assert frames > 0 and logins >= 1
+    assert not (demo_db.var_dir / "db.sqlite3").exists()  # nothing went to a SQLite file
