@@ -1,0 +1,620 @@
+"""The authorisation matrix: every route of the product against anonymous visitors and every role.
+
+The routes are found, not listed by hand: every URL pattern of the URL configuration (the product's
+own, by namespace and name, e.g. ``manikin:console``; each third-party include — the Wagtail admin,
+Wagtail's page serving, documents, the language switch — as one entry named after its module) and
+every WebSocket route of ``lms.routing.application`` (``ws:/ws/rooms/<int:room_id>/``). ``MATRIX``
+below says, for each of them, what every actor gets. A route without an entry fails
+``test_every_route_has_an_entry`` (and its own test), an entry whose route is gone fails
+``test_every_entry_names_a_route``.
+
+The actors (``ACTORS``): anonymous, trainee, instructor, examiner, inspector, the region admins of
+a county (西湖区), a city (杭州市) and a province (浙江省), and a system admin. Where a route takes
+an object (a room, a manikin, a recording, a person) or lists objects, each actor is tried with an
+object in its scope and one outside it (``SCOPE``): the county admin with 西湖区 and the sibling
+county 上城区, the city admin with 上城区 and 宁波市's 北仑区, the province admin with 北仑区 and
+江苏省, the examiner with their exam site and the training base next door, the trainee with their
+own recording and another trainee's. An expectation is one outcome for both, or ``(in, out)``.
+
+Outcomes: ``OK`` 200; ``SHOWS`` 200 and the page shows the object in scope but not the one outside
+(list pages, searches); ``HIDES`` 200 and it shows neither; ``REDIRECT`` a 302 that is not to a
+login page (the success of an action, or a signed-in visit to the login page); ``LOGIN`` a 302 to
+``/login/?next=``; ``ADMIN_LOGIN`` a 302 to Wagtail's login page; ``FORBIDDEN`` 403;
+``NOT_FOUND`` 404 (the answer for an object outside the actor's scope: its existence is not
+revealed); ``NOT_ALLOWED`` 405 (method). State-changing POSTs are checked the same way: an allowed
+actor's POST is answered (a redirect after the action, or the form again), a refused one gets 403
+or 404; every request runs in a transaction rolled back afterwards, so each actor meets the same
+data. WebSockets: ``ACCEPTED``, ``CLOSED_4401`` (not signed in, or no valid station token) and
+``CLOSED_4403`` (signed in, not allowed).
+
+To extend it for a new route: add an entry to ``MATRIX`` (``Http(get=..., post=..., objects=...,
+shows=..., data=...)`` or ``Ws(connect=..., objects=...)``), naming an outcome for every actor
+(``"others"`` covers the actors not named); a new kind of object goes into ``build_world`` and
+``SCOPE``. A new actor goes into ``ACTORS``, ``build_world`` and ``SCOPE``, and the test for the
+entries makes every row say what it gets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from lms import api as lms_api
+from lms.models import Organisation, Region, Role
+from lms.routing import application
+from manikin import api
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ------------------------------------------------------------------ outcomes
+
+OK = "200"
+SHOWS = "200, showing the object in scope and not the one outside it"
+HIDES = "200, showing neither object"
+REDIRECT = "302, not to a login page"
+LOGIN = "302 to /login/"
+ADMIN_LOGIN = "302 to the Wagtail admin's login page"
+FORBIDDEN = "403"
+NOT_FOUND = "404"
+NOT_ALLOWED = "405"
+ACCEPTED = "accepted"
+CLOSED_4401 = "closed with 4401"
+CLOSED_4403 = "closed with 4403"
+
+# ------------------------------------------------------------------ actors and their scope
+
+ACTORS = ["anonymous", "trainee", "instructor", "examiner", "inspector",
+          "county_admin", "city_admin", "province_admin", "system_admin"]
+REGION_ADMINS = ("county_admin", "city_admin", "province_admin")
+ADMINS = (*REGION_ADMINS, "system_admin")
+STAFF = ("instructor", "examiner")  # the staff of an organisation with rooms
+SIGNED_IN = tuple(a for a in ACTORS if a != "anonymous")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The place whose rooms, manikins, recordings, organisation and region are in an actor's scope,
+    the place whose are not (None: nothing is outside), and the same for people."""
+
+    place_in: str
+    place_out: str | None
+    person_in: str
+    person_out: str | None
+
+
+# Places: an organisation with one room, station and manikin, and a running recording of a trainee there.
+PLACES = {
+    # place: (region path, kind of organisation, the trainee recorded there)
+    "xihu_exam": (("浙江省", "杭州市", "西湖区"), Organisation.Kind.EXAM_SITE, "trainee"),  # the examiner's
+    "xihu_base": (("浙江省", "杭州市", "西湖区"), Organisation.Kind.TRAINING_BASE, "trainee2"),  # the instructor's
+    "shangcheng": (("浙江省", "杭州市", "上城区"), Organisation.Kind.EXAM_SITE, "trainee_shangcheng"),
+    "beilun": (("浙江省", "宁波市", "北仑区"), Organisation.Kind.EXAM_SITE, "trainee_beilun"),
+    "jiangsu": (("江苏省", "南京市", "玄武区"), Organisation.Kind.EXAM_SITE, "trainee_jiangsu"),
+}
+
+SCOPE = {
+    "anonymous": Scope("xihu_exam", "beilun", "trainee", "trainee_beilun"),
+    # the trainee's own running recording is at xihu_exam (their manikin, their result page)
+    "trainee": Scope("xihu_exam", "xihu_base", "trainee", "trainee2"),
+    "instructor": Scope("xihu_base", "xihu_exam", "instructor", "trainee"),
+    "examiner": Scope("xihu_exam", "xihu_base", "examiner", "trainee"),
+    "inspector": Scope("xihu_exam", "beilun", "inspector", "trainee"),
+    "county_admin": Scope("xihu_base", "shangcheng", "trainee", "trainee_shangcheng"),
+    "city_admin": Scope("shangcheng", "beilun", "trainee_shangcheng", "trainee_beilun"),
+    "province_admin": Scope("beilun", "jiangsu", "trainee_beilun", "trainee_jiangsu"),
+    "system_admin": Scope("jiangsu", None, "trainee_jiangsu", None),
+}
+
+# People: username -> (region path, roles, organisation place, administered region path, real name, phone)
+PEOPLE = {
+    "trainee": (("浙江省", "杭州市", "西湖区"), (Role.TRAINEE,), "xihu_base", None, "张伟", "13700000001"),
+    "trainee2": (("浙江省", "杭州市", "西湖区"), (Role.TRAINEE,), None, None, "王静", "13700000002"),
+    "trainee_shangcheng": (("浙江省", "杭州市", "上城区"), (Role.TRAINEE,), None, None, "刘洋", "13700000003"),
+    "trainee_beilun": (("浙江省", "宁波市", "北仑区"), (Role.TRAINEE,), None, None, "陈杰", "13700000004"),
+    "trainee_jiangsu": (("江苏省", "南京市", "玄武区"), (Role.TRAINEE,), None, None, "杨帆", "13700000005"),
+    "instructor": (("浙江省", "杭州市", "西湖区"), (Role.INSTRUCTOR,), "xihu_base", None, "王芳", "13700000006"),
+    "examiner": (("浙江省", "杭州市", "西湖区"), (Role.EXAMINER,), "xihu_exam", None, "李强", "13700000007"),
+    "inspector": (("浙江省", "杭州市"), (Role.INSPECTOR,), None, None, "赵敏", "13700000008"),
+    "county_admin": (("浙江省", "杭州市", "西湖区"), (), None, ("浙江省", "杭州市", "西湖区"), "周甲", "13700000009"),
+    "city_admin": (("浙江省", "杭州市"), (), None, ("浙江省", "杭州市"), "吴乙", "13700000010"),
+    "province_admin": (("浙江省",), (), None, ("浙江省",), "郑丙", "13700000011"),
+    "system_admin": (("浙江省",), (Role.SYSTEM_ADMIN,), None, None, "孙丁", "13700000012"),
+}
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+
+
+@dataclass
+class World:
+    people: dict[str, Any]
+    places: dict[str, dict[str, Any]]
+    regions: dict[tuple, Region]
+    document: Any
+    station_tokens: dict[str, str]
+
+    def user(self, actor: str):
+        return None if actor == "anonymous" else self.people[actor]
+
+    def obj(self, kind: str, actor: str, side: str):
+        """The object of ``kind`` in (``side="in"``) or outside (``"out"``) the actor's scope; None if there is none."""
+        scope = SCOPE[actor]
+        if kind == "person":
+            name = scope.person_in if side == "in" else scope.person_out
+            return None if name is None else self.people[name]
+        place = scope.place_in if side == "in" else scope.place_out
+        return None if place is None else self.places[place][kind]
+
+
+def _region(regions, path):
+    return regions[tuple(path)]
+
+
+def build_world() -> World:
+    """The regions, organisations, rooms, stations, manikins, recordings and people, through the public api."""
+    lms_api.import_regions(None, [
+        lms_api.RegionRow(province="浙江省", city="杭州市", county="西湖区"),
+        lms_api.RegionRow(province="浙江省", city="杭州市", county="上城区"),
+        lms_api.RegionRow(province="浙江省", city="宁波市", county="北仑区"),
+        lms_api.RegionRow(province="江苏省", city="南京市", county="玄武区"),
+    ])
+    regions = {}
+    for node in Region.objects.all():
+        names = [a.name for a in node.get_ancestors()] + [node.name]
+        regions[tuple(names)] = node
+    places: dict[str, dict[str, Any]] = {}
+    tokens = {}
+    for place, (where, kind, _trainee) in PLACES.items():
+        org = lms_api.create_organisation(None, name=f"机构-{place}", kind=kind, region=_region(regions, where))
+        room = api.create_room(None, organisation=org, name=f"房间-{place}")
+        station, tokens[place] = api.create_station(None, room=room, name=f"工位-{place}")
+        manikin = api.assign_manikin(None, station=station, address=f"F0:0D:00:00:01:{len(places):02X}",
+                                     label=f"模拟人-{place}")
+        places[place] = {"organisation": org, "room": room, "station": station, "manikin": manikin,
+                         "region": org.region}
+    people = {}
+    for username, (where, roles, org_place, admin_of, real_name, phone) in PEOPLE.items():
+        person = lms_api.create_person(
+            None, username=username, real_name=real_name, region=_region(regions, where), password="pw-Secret-123",
+            phone=phone, roles=roles, organisation=places[org_place]["organisation"] if org_place else None)
+        if admin_of:
+            lms_api.assign_role(None, person, Role.REGION_ADMIN, region=_region(regions, admin_of))
+        if username == "system_admin":  # as lms.demo makes the demo's system admin
+            person.is_staff = person.is_superuser = True
+            person.save(update_fields=["is_staff", "is_superuser"])
+        # No api sets a photo yet (it comes with the registration form); the file is what the photo view serves.
+        person.photo.save("matrix.png", ContentFile(PNG), save=True)
+        people[username] = person
+    for place, (_where, _kind, trainee) in PLACES.items():
+        places[place]["recording"] = api.start_recording(people["system_admin"], places[place]["manikin"],
+                                                         trainee=people[trainee])
+    return World(people=people, places=places, regions=regions, document=None, station_tokens=tokens)
+
+
+def label(kind: str, obj) -> str:
+    """What a page shows of an object, for ``SHOWS`` and ``HIDES``."""
+    return {"person": lambda o: o.real_name, "room": lambda o: o.name, "organisation": lambda o: o.name,
+            "region": lambda o: o.name}[kind](obj)
+
+
+# ------------------------------------------------------------------ the matrix
+
+Expect = dict  # actor, tuple of actors or "others" -> outcome, or (outcome in scope, outcome outside it)
+SAME_AS_GET = "same as GET"
+
+
+@dataclass(frozen=True)
+class Http:
+    """An HTTP route. ``get``/``post``: what each actor gets (``post`` defaults to the GET table, for views
+    that answer both alike). ``objects``: URL argument -> kind of object. ``shows``: the kind of object the
+    page lists (for ``SHOWS``/``HIDES``). ``data``: the POST body, or a function of the object in play.
+    ``path``: for routes without a name (third-party includes), the path, or a function of the world."""
+
+    get: Expect
+    post: Expect | str = SAME_AS_GET
+    objects: dict[str, str] = field(default_factory=dict)
+    shows: str | None = None
+    data: dict | Callable[[Any], dict] = field(default_factory=dict)
+    path: str | Callable[[World], str] | None = None
+
+
+@dataclass(frozen=True)
+class Ws:
+    """A WebSocket route: ``connect`` is what each actor's browser socket (session cookie, allowed Origin)
+    gets; ``tokens`` what a bridge gets with a station token (``"station"``) or a wrong one (``"wrong"``)."""
+
+    connect: Expect
+    objects: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def scoped(inside: str, outside: str) -> tuple[str, str]:
+    return (inside, outside)
+
+
+MATRIX: dict[str, Http | Ws] = {
+    # ---- lms: sign-in, passwords, health
+    "lms:login": Http(get={"anonymous": OK, "others": REDIRECT}),  # signed in: on to the dashboard
+    "lms:logout": Http(get={"others": NOT_ALLOWED}, post={"others": REDIRECT}),
+    # For people who cannot sign in: public. Step 2 without a code requested sends back to step 1.
+    "lms:password_reset": Http(get={"others": OK}),
+    "lms:password_reset_verify": Http(get={"others": REDIRECT}),
+    "lms:password_change": Http(get={"anonymous": LOGIN, "others": OK}),  # POST {}: the form again
+    "lms:healthz": Http(get={"others": OK}),
+    "lms:dashboard": Http(get={"anonymous": LOGIN, "others": OK}),
+    # ---- lms: people, regions, organisations (region admins: their subtree only)
+    "lms:people": Http(
+        get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="person",
+        # the exact search by mobile number: finds the person in scope, never the one outside
+        post={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN},
+        data=lambda person: {"kind": "phone", "number": PEOPLE[person.username][5]}),
+    "lms:person": Http(get={"anonymous": LOGIN, "system_admin": OK, "others": scoped(OK, NOT_FOUND)},
+                       objects={"pk": "person"}),
+    "lms:person_photo": Http(get={"anonymous": LOGIN, "system_admin": OK, "others": scoped(OK, NOT_FOUND)},
+                             objects={"pk": "person"}),
+    "lms:regions": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="region",
+                        # POST imports regions: system admins only (POST {}: the form again, with its error)
+                        post={"anonymous": LOGIN, "system_admin": SHOWS, "others": FORBIDDEN}),
+    "lms:organisations": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="organisation"),
+    # ---- manikin: rooms, consoles, recordings
+    "manikin:rooms": Http(get={"anonymous": LOGIN, (*ADMINS, *STAFF): SHOWS, "others": HIDES}, shows="room",
+                          # POST adds a room: region admins (POST {}: the form again)
+                          post={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}),
+    "manikin:console": Http(get={"anonymous": LOGIN, (*REGION_ADMINS, *STAFF): scoped(OK, NOT_FOUND),
+                                 "system_admin": OK, ("trainee", "inspector"): NOT_FOUND},
+                            objects={"room_id": "room"}),
+    "manikin:room_setup": Http(
+        get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, NOT_FOUND), "system_admin": OK,
+             STAFF: scoped(FORBIDDEN, NOT_FOUND), ("trainee", "inspector"): NOT_FOUND},
+        objects={"room_id": "room"}, data={"add_station": "1", "name": "新工位"}),
+    "manikin:start": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                          post={"anonymous": LOGIN, (*REGION_ADMINS, *STAFF): scoped(REDIRECT, NOT_FOUND),
+                                "system_admin": REDIRECT, ("trainee", "inspector"): NOT_FOUND},
+                          objects={"manikin_id": "manikin"}),
+    "manikin:live": Http(get={"anonymous": LOGIN, "system_admin": OK, "inspector": NOT_FOUND,
+                              "others": scoped(OK, NOT_FOUND)},  # the trainee: while their recording runs
+                         objects={"manikin_id": "manikin"}),
+    "manikin:recording": Http(get={"anonymous": LOGIN, "system_admin": OK, "inspector": NOT_FOUND,
+                                   "others": scoped(OK, NOT_FOUND)},  # the trainee: their own
+                              objects={"recording_id": "recording"}),
+    "manikin:stop": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                         post={"anonymous": LOGIN, (*REGION_ADMINS, *STAFF): scoped(REDIRECT, NOT_FOUND),
+                               "system_admin": REDIRECT, ("trainee", "inspector"): NOT_FOUND},
+                         objects={"recording_id": "recording"}),
+    "manikin:cancel": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                           post={"anonymous": LOGIN, REGION_ADMINS: scoped(REDIRECT, NOT_FOUND),
+                                 "system_admin": REDIRECT, STAFF: scoped(FORBIDDEN, NOT_FOUND),
+                                 ("trainee", "inspector"): NOT_FOUND},
+                           objects={"recording_id": "recording"}, data={"reason": "授权矩阵"}),
+    "manikin:my_recordings": Http(get={"anonymous": LOGIN, "others": OK}),
+    # ---- third-party includes, one entry each
+    # The Wagtail admin: system admins only; everyone else is sent to its login page.
+    "wagtail.admin.urls": Http(get={"system_admin": OK, "others": ADMIN_LOGIN},
+                               post={"system_admin": NOT_ALLOWED, "others": ADMIN_LOGIN}, path="/admin/"),
+    # Wagtail's page tree: the public site.
+    "wagtail.urls": Http(get={"others": OK}, post={"others": OK}, path="/"),
+    # Documents uploaded in the Wagtail admin are public content (ID photos are not documents).
+    "wagtail.documents.urls": Http(get={"others": OK}, path=lambda world: world.document.url),
+    # The language switch.
+    "django.conf.urls.i18n": Http(get={"others": REDIRECT}, post={"others": REDIRECT}, path="/i18n/setlang/",
+                                  data={"language": "en", "next": "/"}),
+    # ---- WebSockets
+    "ws:/ws/bridge/": Ws(connect={"others": CLOSED_4401},  # a session is no station token
+                         tokens={"station": ACCEPTED, "wrong": CLOSED_4401}),
+    "ws:/ws/rooms/<int:room_id>/": Ws(
+        connect={"anonymous": CLOSED_4401, (*REGION_ADMINS, *STAFF): scoped(ACCEPTED, CLOSED_4403),
+                 "system_admin": ACCEPTED, ("trainee", "inspector"): CLOSED_4403},
+        objects={"room_id": "room"}),
+    "ws:/ws/manikins/<int:manikin_id>/": Ws(
+        connect={"anonymous": CLOSED_4401, "system_admin": ACCEPTED, "inspector": CLOSED_4403,
+                 "others": scoped(ACCEPTED, CLOSED_4403)},  # the trainee: while their recording runs
+        objects={"manikin_id": "manikin"}),
+}
+
+
+def expected(table: Expect, actor: str) -> tuple[str, str]:
+    """(outcome in scope, outcome outside it) of ``actor`` in a row of the matrix."""
+    found = None
+    for key, outcome in table.items():
+        if actor == key or (isinstance(key, tuple) and actor in key):
+            if found is not None:
+                raise AssertionError(f"{actor} is named twice")
+            found = outcome
+    if found is None:
+        found = table.get("others")
+    if found is None:
+        raise AssertionError(f"no outcome for {actor}")
+    return found if isinstance(found, tuple) else (found, found)
+
+
+# ------------------------------------------------------------------ the routes that exist
+
+
+def _is_product(module) -> bool:
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return False
+    path = Path(path).resolve()
+    return ROOT in path.parents and not {".venv", "site-packages"} & set(path.parts)
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str
+    route: str  # the full pattern, e.g. "rooms/<int:room_id>/"
+    arguments: tuple[str, ...]
+
+
+def http_routes() -> dict[str, Route]:
+    """Product routes as ``namespace:name`` (or ``/pattern`` when unnamed), third-party includes by module."""
+    out: dict[str, Route] = {}
+
+    def walk(patterns, prefix: str, namespace: str):
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                module = p.urlconf_module
+                if isinstance(module, (list, tuple)) or _is_product(module):
+                    ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                    walk(p.url_patterns, route, ns)
+                else:
+                    out[module.__name__] = Route(module.__name__, route, ())
+            elif isinstance(p, URLPattern):
+                key = f"{namespace}{p.name}" if p.name else "/" + route
+                out[key] = Route(key, route, tuple(p.pattern.converters))
+
+    walk(get_resolver().url_patterns, "", "")
+    return out
+
+
+def _unwrap(app):
+    while not isinstance(app, URLRouter):
+        app = getattr(app, "inner", None) or getattr(app, "application", None) or getattr(app, "app", None)
+        if app is None:
+            return None
+    return app
+
+
+def ws_routes() -> dict[str, Route]:
+    """WebSocket routes of the ASGI application, as ``ws:/<pattern>``."""
+    out: dict[str, Route] = {}
+
+    def walk(router: URLRouter, prefix: str):
+        for r in router.routes:
+            route = prefix + str(r.pattern)
+            inner = _unwrap(r.callback)
+            if inner is not None:
+                walk(inner, route)
+            else:
+                key = "ws:/" + route
+                out[key] = Route(key, route, tuple(getattr(r.pattern, "converters", {})))
+
+    walk(_unwrap(application.application_mapping["websocket"]), "")
+    return out
+
+
+HTTP_ROUTES = http_routes()
+WS_ROUTES = ws_routes()
+HOW_TO_ADD = ("add an entry to MATRIX in tests/test_authorization_matrix.py saying what each actor gets "
+              "(Http(get=..., post=..., objects=...) or Ws(connect=..., objects=...)); see the module's docstring")
+
+
+# ------------------------------------------------------------------ the matrix itself is complete
+
+
+def test_the_routes_are_found():
+    assert {"lms:dashboard", "lms:people", "manikin:console", "manikin:start", "wagtail.admin.urls",
+            "wagtail.urls"} <= set(HTTP_ROUTES)
+    assert {"ws:/ws/bridge/", "ws:/ws/rooms/<int:room_id>/"} <= set(WS_ROUTES)
+
+
+def test_every_route_has_an_entry():
+    missing = sorted((set(HTTP_ROUTES) | set(WS_ROUTES)) - set(MATRIX))
+    assert not missing, f"routes without an entry in the authorisation matrix: {missing}; {HOW_TO_ADD}"
+
+
+def test_every_entry_names_a_route():
+    stale = sorted(set(MATRIX) - set(HTTP_ROUTES) - set(WS_ROUTES))
+    assert not stale, f"entries of the authorisation matrix for routes that no longer exist: {stale}; remove them"
+
+
+@pytest.mark.parametrize("key", sorted(MATRIX))
+def test_every_entry_covers_every_actor_and_argument(key):
+    spec = MATRIX[key]
+    if isinstance(spec, Ws):
+        tables = [spec.connect]
+    else:
+        tables = [spec.get] + ([spec.post] if isinstance(spec.post, dict) else [])
+    for table in tables:
+        for actor in ACTORS:
+            expected(table, actor)
+        named = {a for k in table if k != "others" for a in (k if isinstance(k, tuple) else (k,))}
+        assert named <= set(ACTORS), f"{key}: unknown actors {named - set(ACTORS)}"
+    route = HTTP_ROUTES.get(key) or WS_ROUTES.get(key)
+    if route is not None:
+        assert set(spec.objects) == set(route.arguments), f"{key}: objects must name the URL's arguments"
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+@pytest.fixture
+def world(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # A cache of its own: the rate limits (number search, password reset) count this test's requests only.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"matrix-{tmp_path.name}"}}
+    return build_world()
+
+
+@pytest.fixture
+def http_world(world):
+    """The world and a document uploaded to Wagtail's root collection (a table the WebSocket tests flush)."""
+    from wagtail.documents import get_document_model
+
+    world.document = get_document_model().objects.create(title="公开资料", file=ContentFile(b"matrix", name="matrix.txt"))
+    return world
+
+
+def _http_path(key: str, spec: Http, world: World, actor: str, side: str) -> str | None:
+    if spec.path is not None:
+        return spec.path(world) if callable(spec.path) else spec.path
+    kwargs = {}
+    for arg, kind in spec.objects.items():
+        obj = world.obj(kind, actor, side)
+        if obj is None:
+            return None
+        kwargs[arg] = obj.pk
+    return reverse(key, kwargs=kwargs)
+
+
+def _check_http(resp, outcome: str, shown: str | None, not_shown: str | None) -> str | None:
+    """None if ``resp`` is ``outcome``, else what it was."""
+    status = resp.status_code
+    location = resp.get("Location", "")
+    login = reverse(django_settings.LOGIN_URL)
+    got = f"{status}{' → ' + location if location else ''}"
+    if status == 500 and getattr(resp, "exc_info", None):
+        got += f" ({resp.exc_info[1]!r})"
+    if outcome in (OK, SHOWS, HIDES):
+        if status != 200:
+            return got
+        if outcome == OK or getattr(resp, "streaming", False):
+            return None
+        body = resp.content.decode()
+        if outcome == SHOWS and shown is not None and shown not in body:
+            return f"200 without {shown!r}"
+        if outcome == HIDES and shown is not None and shown in body:
+            return f"200 showing {shown!r}"
+        if not_shown is not None and not_shown in body:
+            return f"200 showing {not_shown!r} (out of scope)"
+        return None
+    if outcome == LOGIN:
+        return None if status == 302 and location.startswith(login + "?next=") else got
+    if outcome == ADMIN_LOGIN:
+        return None if status == 302 and location.startswith(reverse("wagtailadmin_login")) else got
+    if outcome == REDIRECT:
+        return None if status == 302 and not location.startswith((login, reverse("wagtailadmin_login"))) else got
+    return None if str(status) == outcome else got
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", sorted(HTTP_ROUTES))
+def test_http_route(key, http_world):
+    world = http_world
+    spec = MATRIX.get(key)
+    if spec is None:
+        pytest.fail(f"{key} ({HTTP_ROUTES[key].route}) has no entry in the authorisation matrix; {HOW_TO_ADD}")
+    failures = []
+    client = Client(raise_request_exception=False)
+    sides = ("in", "out") if (spec.objects or spec.shows) else ("in",)
+    for actor in ACTORS:
+        client.logout()
+        if actor != "anonymous":
+            client.force_login(world.user(actor))
+        for method in ("get", "post"):
+            table = spec.get if method == "get" or spec.post == SAME_AS_GET else spec.post
+            outcomes = dict(zip(("in", "out"), expected(table, actor)))
+            for side in sides:
+                path = _http_path(key, spec, world, actor, side)
+                if path is None:
+                    continue  # nothing lies outside this actor's scope
+                obj = world.obj(spec.shows, actor, side) if spec.shows else None
+                if spec.shows and obj is None:
+                    continue
+                data = (spec.data(obj) if callable(spec.data) else spec.data) if method == "post" else {}
+                with transaction.atomic():
+                    resp = getattr(client, method)(path, data)
+                    transaction.set_rollback(True)
+                shown = not_shown = None
+                if obj is not None and side == "in":
+                    shown = label(spec.shows, obj)
+                    other = world.obj(spec.shows, actor, "out")
+                    not_shown = None if other is None else label(spec.shows, other)
+                elif obj is not None:
+                    not_shown = label(spec.shows, obj)
+                wrong = _check_http(resp, outcomes[side], shown, not_shown)
+                if wrong:
+                    failures.append(f"{actor} {method.upper()} {path} ({side} scope): expected {outcomes[side]}, "
+                                    f"got {wrong}")
+    assert not failures, f"{key}:\n  " + "\n  ".join(failures)
+
+
+# ------------------------------------------------------------------ WebSockets
+
+
+@pytest.fixture
+def session_cookies(world):
+    """Each signed-in actor's session cookie, as a browser sends it with its socket."""
+    name, cookies = django_settings.SESSION_COOKIE_NAME, {}
+    for actor in SIGNED_IN:
+        client = Client()
+        client.force_login(world.user(actor))
+        cookies[actor] = f"{name}={client.cookies[name].value}"
+    return cookies
+
+
+def _ws_path(route: Route, spec: Ws, world: World, actor: str, side: str) -> str | None:
+    values = {}
+    for arg, kind in spec.objects.items():
+        obj = world.obj(kind, actor, side)
+        if obj is None:
+            return None
+        values[arg] = str(obj.pk)
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route.route)
+
+
+async def _ws_outcome(path: str, headers: list[tuple[bytes, bytes]]) -> str:
+    """What a socket to ``path`` got: ACCEPTED, or "closed with <code>"."""
+    comm = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await comm.connect(timeout=5)
+    if not connected:
+        return f"closed with {code}"
+    try:
+        if await comm.receive_nothing(timeout=0.2):
+            return ACCEPTED
+        out = await comm.receive_output(timeout=5)
+        return f"closed with {out.get('code')}" if out["type"] == "websocket.close" else ACCEPTED
+    finally:
+        await comm.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("key", sorted(WS_ROUTES))
+async def test_websocket_route(key, world, session_cookies):
+    spec = MATRIX.get(key)
+    if spec is None:
+        pytest.fail(f"{key} has no entry in the authorisation matrix; {HOW_TO_ADD}")
+    route = WS_ROUTES[key]
+    failures = []
+    browser = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+    sides = ("in", "out") if spec.objects else ("in",)
+    for actor in ACTORS:
+        outcomes = dict(zip(("in", "out"), expected(spec.connect, actor)))
+        headers = browser + ([(b"cookie", session_cookies[actor].encode())] if actor != "anonymous" else [])
+        for side in sides:
+            path = _ws_path(route, spec, world, actor, side)
+            if path is None:
+                continue
+            got = await _ws_outcome(path, headers)
+            if got != outcomes[side]:
+                failures.append(f"{actor} {path} ({side} scope): expected {outcomes[side]}, got {got}")
+    tokens = {"station": world.station_tokens["xihu_exam"], "wrong": "not-the-token-of-any-station"}
+    for name, outcome in spec.tokens.items():
+        path = _ws_path(route, spec, world, "system_admin", "in")
+        got = await _ws_outcome(path, [(b"authorization", f"Bearer {tokens[name]}".encode())])
+        if got != outcome:
+            failures.append(f"a bridge with {name} token: expected {outcome}, got {got}")
+    assert not failures, f"{key}:\n  " + "\n  ".join(failures)
