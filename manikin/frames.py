@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-import unicodedata
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +38,9 @@ MAX_INFO_BYTES = 2048  # manufacturer, model, serial, firmware: a few short stri
 MAX_INFO_KEYS = 16
 MAX_INFO_VALUE_CHARS = 128
 
+# C0 and C1 control characters (NUL included: PostgreSQL text cannot hold it) and lone surrogates.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NUMBER_TYPES = frozenset({int, float})  # not bool: ``type(True)`` is bool
 STATUS_STATES = frozenset({"scanning", "connecting", "connected", "streaming", "disconnected", "error"})
 
 
@@ -171,7 +174,7 @@ def _text(value, name: str, max_chars: int, *, required: bool = False, upper: bo
         raise _Invalid("bad_frame", f"{name} must not be empty")
     if len(value) > max_chars:
         raise _Invalid("bad_frame", f"{name} has at most {max_chars} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Cn") for ch in value):
+    if _CONTROL.search(value):
         raise _Invalid("bad_frame", f"{name} holds a control character")
     return value.upper() if upper else value
 
@@ -203,12 +206,19 @@ def _array(values, name: str, lo: float, hi: float, *, n: int | None = None, nul
         raise _Invalid("bad_frame", f"{name} must be a list of numbers")
     if n is not None and len(values) != n:
         raise _Invalid("bad_frame", f"{name} must have {n} items like t")
-    for v in values:  # a list of plain numbers only: no nested lists, strings or booleans
-        if not ((isinstance(v, (int, float)) and not isinstance(v, bool)) or (nullable and v is None)):
-            raise _Invalid("bad_frame", f"{name} must be a list of numbers")
-    arr = np.array([math.nan if v is None else v for v in values], dtype=np.float64) if values else np.empty(0)
-    finite = arr[~np.isnan(arr)] if nullable else arr
-    if not np.all(np.isfinite(finite)) or (len(finite) and (finite.min() < lo or finite.max() > hi)):
+    if not values:
+        return np.empty(0)
+    kinds = set(map(type, values))  # plain numbers only: no nested lists, strings or booleans
+    has_null = nullable and type(None) in kinds
+    if not (kinds - {type(None)} if has_null else kinds) <= _NUMBER_TYPES:
+        raise _Invalid("bad_frame", f"{name} must be a list of numbers")
+    try:
+        arr = np.array([math.nan if v is None else v for v in values] if has_null else values, dtype=np.float64)
+    except OverflowError:  # an integer beyond any float
+        raise _Invalid("out_of_range", f"{name} must hold values between {lo:g} and {hi:g}") from None
+    known = arr[~np.isnan(arr)] if has_null else arr
+    # NaN and infinities fail these comparisons too.
+    if len(known) and not (lo <= known.min() and known.max() <= hi):
         raise _Invalid("out_of_range", f"{name} must hold values between {lo:g} and {hi:g}")
     return arr
 

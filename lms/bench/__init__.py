@@ -8,6 +8,7 @@ read against it.
 BENCHMARKS = {
     "http": "lms.bench.http:run",
     "scorer": "manikin.scoring.benchmark:run",
+    "frames": "manikin.bench_frames:run",
     "stream": "manikin.bench:run",
     "console": "manikin.bench_console:run",
 }
