@@ -56,6 +56,22 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             parts.replace = ADMIN_CSP_REPLACE
         return parts
 
+    def process_response(self, request, response):
+        response = super().process_response(request, response)
+        # A view that lets its own site frame it (X-Frame-Options: SAMEORIGIN, e.g. Wagtail's
+        # preview, which renders the page through a second pass of the middleware as if at the
+        # page's own URL) gets frame-ancestors 'self' instead of 'none'.
+        if response.get("X-Frame-Options", "").upper() == "SAMEORIGIN" and "Content-Security-Policy" in response:
+            response["Content-Security-Policy"] = _set_directive(
+                response["Content-Security-Policy"], "frame-ancestors", SELF)
+        return response
+
+
+def _set_directive(policy: str, name: str, value: str) -> str:
+    parts = [p.strip() for p in policy.split(";") if p.strip()]
+    kept = [p for p in parts if p.split()[0] != name]
+    return "; ".join([*kept, f"{name} {value}"])
+
 
 class NoStoreMiddleware:
     """``Cache-Control: private, no-store`` on every response to a signed-in person.

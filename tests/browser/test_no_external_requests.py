@@ -96,6 +96,13 @@ def test_site_and_wagtail_admin_stay_on_the_site_and_within_the_policy(browser, 
     _visit(page, base + "/admin/")
     assert page.locator('[data-controller~="w-upgrade"]').count() == 0
 
+    # the editor's live preview frames the page (frame-ancestors 'self' for it, 'none' elsewhere)
+    _visit(page, base + f"/admin/pages/{demo_ids['home']}/edit/")
+    page.locator('[data-side-panel-toggle="preview"]').first.click()
+    page.wait_for_function("() => { const f = document.querySelector('iframe[data-w-preview-target=\"iframe\"]');"
+                           " return f && f.contentDocument && f.contentDocument.querySelector('.hero'); }",
+                           timeout=20000)
+
     # the room console: its live WebSocket connects under connect-src 'self'
     _visit(page, base + "/rooms/1/")
     page.wait_for_selector("[data-socket-status][data-state=ok]", timeout=20000)

@@ -222,6 +222,24 @@ def test_site_pages_carry_a_strict_policy(client, regions, hz_admin):
     assert "unsafe-inline" not in _directives(client.get("/dashboard/").headers["Content-Security-Policy"])["script-src"]
 
 
+def test_a_view_that_lets_its_own_site_frame_it_gets_frame_ancestors_self(rf):
+    """Wagtail's preview (X-Frame-Options: SAMEORIGIN) is framed by the editor; other pages by nobody."""
+    from django.http import HttpResponse
+
+    from lms.security import ContentSecurityPolicyMiddleware
+
+    def framed(request):
+        response = HttpResponse("preview")
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+
+    csp = _directives(ContentSecurityPolicyMiddleware(framed)(rf.get("/"))["Content-Security-Policy"])
+    assert csp["frame-ancestors"] == ["'self'"] and csp["script-src"] == ["'self'"]
+    csp = _directives(ContentSecurityPolicyMiddleware(lambda r: HttpResponse("x"))(rf.get("/"))
+                      ["Content-Security-Policy"])
+    assert csp["frame-ancestors"] == ["'none'"]
+
+
 @pytest.fixture
 def system_admin(regions, make_person):
     user = make_person(regions["zj"], roles=(), username="sysadmin")
