@@ -146,6 +146,9 @@ def station_token_valid(station_id: int, token: str) -> bool:
     return Station.objects.filter(pk=station_id, token_digest=token_digest(token)).exists()
 
 
+CLOCK_STEADY_S = 1.0  # a bridge's clock offset that moved less than this across a reconnect did not change
+
+
 class BridgeRefused(Exception):
     """A hello the server turns down; ``code`` goes to the bridge with the message."""
 
@@ -176,8 +179,14 @@ def bridge_hello(station: Station, *, bridge_id: str, software: str = "", clock:
                                                  connected=True, last_seen_at=timezone.now())
     acked = Frame.objects.filter(bridge_id=bridge_id).aggregate(m=Max("seq"))["m"] or 0
     rejected = RejectedFrame.objects.filter(bridge_id=bridge_id).aggregate(m=Max("seq"))["m"] or 0
-    link = BridgeLink(station, bridge_id, max(acked, rejected),
-                      clock_offset_s=None if clock is None else received_at - clock)
+    offset = None if clock is None else received_at - clock
+    last = (Frame.objects.filter(bridge_id=bridge_id, kind=Frame.Kind.SAMPLES).order_by("-seq")
+            .values_list("clock_offset_s", flat=True).first())
+    if offset is not None and last is not None and abs(offset - last) < CLOCK_STEADY_S:
+        # The same clock as before, measured again with a little network delay: keep the old offset,
+        # so that a reconnect does not shift a running recording's samples by a few milliseconds.
+        offset = last
+    link = BridgeLink(station, bridge_id, max(acked, rejected), clock_offset_s=offset)
     welcome = {
         "type": "welcome",
         "station": {"id": station.pk, "name": station.name, "room": station.room.name},

@@ -41,8 +41,10 @@ from lms.models import User
 from manikin import api
 from manikin.models import Frame, Recording
 rec = api.stop_recording(User.objects.get(username={examiner!r}), Recording.objects.get(pk={recording_id}))
-seqs = list(Frame.objects.filter(recording=rec).order_by("seq").values_list("seq", flat=True))
-print(json.dumps({{"result": rec.result, "sample_count": rec.sample_count, "seqs": seqs}}))
+frames = Frame.objects.filter(recording=rec).order_by("seq")
+seqs = list(frames.values_list("seq", flat=True))
+offsets = sorted(set(frames.values_list("clock_offset_s", flat=True)))
+print(json.dumps({{"result": rec.result, "sample_count": rec.sample_count, "seqs": seqs, "offsets": offsets}}))
 """)
     return json.loads(out.strip().splitlines()[-1])
 
