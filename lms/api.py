@@ -232,8 +232,18 @@ def assign_role(actor, person: User, role: str, *, region: Region | None = None,
         )
         if created:
             audit.record(actor, "role.assign", person, after={"role": role, "region": region.pk if region else None})
+        if role == Role.SYSTEM_ADMIN:
+            _sync_admin_flags(person)
     person.__dict__.pop("_role_cache", None)
     return assignment
+
+
+def _sync_admin_flags(person: User) -> None:
+    """A system admin is let into the Wagtail admin (which checks Django's flags), and only they are."""
+    is_admin = person.role_assignments.filter(role=Role.SYSTEM_ADMIN).exists()
+    if (person.is_staff, person.is_superuser) != (is_admin, is_admin):
+        person.is_staff = person.is_superuser = is_admin
+        person.save(update_fields=["is_staff", "is_superuser"])
 
 
 def revoke_role(actor, assignment: RoleAssignment) -> None:
@@ -246,6 +256,8 @@ def revoke_role(actor, assignment: RoleAssignment) -> None:
         audit.record(actor, "role.revoke", assignment.user,
                      before={"role": assignment.role, "region": assignment.region_id})
         assignment.delete()
+        if assignment.role == Role.SYSTEM_ADMIN:
+            _sync_admin_flags(assignment.user)
 
 
 # ---------------------------------------------------------------- organisations

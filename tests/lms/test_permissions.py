@@ -132,3 +132,20 @@ def test_organisation_form_cannot_target_another_region(world, client):
                                            "region": world["beilun"].pk})
     assert resp.status_code == 200  # the form is shown again with an error
     assert not Organisation.objects.filter(name="越权基地").exists()
+
+
+def test_a_system_admin_appointed_through_the_api_can_open_the_wagtail_admin(regions, make_person, client):
+    from lms.models import RoleAssignment
+
+    root = make_person(regions["zj"], roles=(), username="root_admin")
+    root.is_superuser = True
+    root.save()
+    person = make_person(regions["xihu"], roles=(), username="new_sysadmin")
+    client.force_login(person)
+    assert client.get("/admin/").status_code == 302  # not yet: sent to Wagtail's login
+    api.assign_role(root, person, Role.SYSTEM_ADMIN)
+    assert client.get("/admin/").status_code == 200
+    api.revoke_role(root, RoleAssignment.objects.get(user=person, role=Role.SYSTEM_ADMIN))
+    person.refresh_from_db()
+    assert not (person.is_staff or person.is_superuser)
+    assert client.get("/admin/").status_code == 302
