@@ -268,12 +268,14 @@ class _Plan:
         self.fresh: list[tuple[frames.Samples | frames.Status, int]] = []
         self.new_manikins: dict[str, int] = {}
         self.seqs: list[int] = []
+        self.state_written: dict[int, str] = {}  # manikin states and sightings written in this transaction
+        self.seen: set[int] = set()
         valid = []
         for item in decoded:
             if isinstance(item, frames.Rejected):
                 self.reject(item.raw, item.code, item.message, seq=item.seq, kind=item.kind)
             elif isinstance(item, frames.Hello):
-                self.reject(item_raw(item), "hello_again", "hello was already received on this connection")
+                self.reject(item.raw, "hello_again", "hello was already received on this connection")
             else:
                 valid.append(item)
         self._fresh(valid)
@@ -351,8 +353,6 @@ class _Plan:
         for f, mid in self.fresh:
             by_manikin.setdefault(mid, []).append(f)
         link = self.link
-        self.state_written: dict[int, str] = {}
-        self.seen: set[int] = set()
         for mid, mine in by_manikin.items():
             updates: dict[str, Any] = {}
             lost = sum(getattr(f, "lost", 0) for f in mine)
@@ -380,18 +380,14 @@ class _Plan:
         """After the commit: the link's caches learn what is now stored."""
         link = self.link
         link.manikins.update(self.new_manikins)
-        link.written_state.update(getattr(self, "state_written", {}))
-        for mid in getattr(self, "seen", ()):
+        link.written_state.update(self.state_written)
+        for mid in self.seen:
             link.seen_written[mid] = now_s
         if station_seen:
             link.station_seen_written = now_s
         self.result.acked.extend(sorted(self.seqs))  # seq order is the order the bridge sent them
         if self.seqs:
             link.high_water = max(link.high_water, max(self.seqs))
-
-
-def item_raw(item) -> bytes:
-    return getattr(item, "raw", b"") or b""
 
 
 def _covering(recs, t_first: float | None, t_last: float | None) -> tuple[int | None, bool]:
@@ -510,7 +506,7 @@ def _keep_unstorable(link: BridgeLink, item, result: IngestResult) -> None:
     """A frame the database refused: kept as rejected with the reason; if even that fails, in the log."""
     exc = sys.exc_info()[1]
     reason = f"the database refused it: {type(exc).__name__}: {exc}"[:255]
-    seq, kind, raw = getattr(item, "seq", None), getattr(item, "kind", ""), item_raw(item)
+    seq, kind, raw = getattr(item, "seq", None), item.kind, item.raw
     log.warning("frame %s of bridge %s could not be stored: %s", seq, link.bridge_id, reason)
     try:
         with transaction.atomic():
