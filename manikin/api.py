@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -321,14 +321,17 @@ class _Plan:
             return None
         return min(s[0] for s in spans), max(s[1] for s in spans)
 
-    def rows(self, recordings: dict[int, list[tuple[int, float, float | None]]], late: dict[int, int]) -> list[Frame]:
+    def rows(self, recordings: dict[int, list[tuple[int, float, float | None]]], late: dict[int, int],
+             status_json) -> list[tuple]:
+        """One tuple per fresh frame, in the order of :data:`FRAME_COLUMNS`."""
         link, out = self.link, []
+        station_id, bridge_id = link.station.pk, link.bridge_id
         for f, mid in self.fresh:
-            common = dict(station_id=link.station.pk, bridge_id=link.bridge_id, seq=f.seq, manikin_id=mid,
-                          sent_at=f.sent_at)
             if f.kind == "status":
-                self.result.statuses.append({"manikin_id": mid, **f.as_dict()})
-                out.append(Frame(kind=Frame.Kind.STATUS, status=f.as_dict(), **common))
+                status = f.as_dict()
+                self.result.statuses.append({"manikin_id": mid, **status})
+                out.append((station_id, bridge_id, f.seq, Frame.Kind.STATUS, mid, None, f.sent_at, 0, 0.0, None,
+                            None, None, None, None, 0, 0, status_json(status)))
                 continue
             offset = link.offset_for(f, self.received_at)
             t_first = float(f.t[0]) + offset if len(f.t) else None
@@ -340,12 +343,10 @@ class _Plan:
                 "manikin_id": mid, "recording_id": rec_id, "recording_active": rec_active, "seq": f.seq,
                 "t": f.t + offset, "depth_mm": f.depth_mm, "volume_ml": f.volume_ml, "sent_at": f.sent_at,
                 "lost": f.lost})
-            out.append(Frame(
-                kind=Frame.Kind.SAMPLES, recording_id=rec_id, n_samples=len(f.t), clock_offset_s=offset,
-                t_first=t_first, t_last=t_last, t=f.t.astype("<f8").tobytes(),
-                depth=f.depth_mm.astype("<f4").tobytes(),
-                volume=None if f.volume_ml is None else f.volume_ml.astype("<f4").tobytes(),
-                lost=f.lost, malformed=f.malformed, **common))
+            out.append((station_id, bridge_id, f.seq, Frame.Kind.SAMPLES, mid, rec_id, f.sent_at, len(f.t), offset,
+                        t_first, t_last, f.t.astype("<f8").tobytes(), f.depth_mm.astype("<f4").tobytes(),
+                        None if f.volume_ml is None else f.volume_ml.astype("<f4").tobytes(), f.lost, f.malformed,
+                        None))
         return out
 
     def write_manikin_state(self, now, now_s: float) -> None:
@@ -408,25 +409,57 @@ def _recordings_during(plans: list[_Plan]) -> dict[int, list[tuple[int, float, f
     if not spans or not ids:
         return {}
     lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
-    tz = datetime.timezone.utc
-    qs = (Recording.objects.filter(manikin_id__in=ids, started_at__lte=datetime.datetime.fromtimestamp(hi, tz))
-          .filter(Q(stopped_at__isnull=True) | Q(stopped_at__gte=datetime.datetime.fromtimestamp(lo, tz)))
-          .values_list("pk", "manikin_id", "started_at", "stopped_at"))
+    tz, ops = datetime.timezone.utc, connection.ops
+    # Plain SQL: this runs once per group commit, and the ORM's query building cost more than the query.
+    sql = (f"SELECT id, manikin_id, started_at, stopped_at FROM {Recording._meta.db_table} "
+           f"WHERE manikin_id IN ({', '.join(['%s'] * len(ids))}) AND started_at <= %s "
+           f"AND (stopped_at IS NULL OR stopped_at >= %s)")
+    params = [*ids, ops.adapt_datetimefield_value(datetime.datetime.fromtimestamp(hi, tz)),
+              ops.adapt_datetimefield_value(datetime.datetime.fromtimestamp(lo, tz))]
     out: dict[int, list] = {}
-    for pk, mid, started, stopped in qs:
-        out.setdefault(mid, []).append((pk, started.timestamp(), stopped.timestamp() if stopped else None))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for pk, mid, started, stopped in cursor.fetchall():
+            out.setdefault(mid, []).append((pk, _epoch(started), _epoch(stopped) if stopped else None))
     return out
+
+
+def _epoch(value) -> float:
+    """A datetime column as epoch seconds (SQLite hands back naive UTC datetimes or text)."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
+FRAME_COLUMNS = ("station_id", "bridge_id", "seq", "kind", "manikin_id", "recording_id", "sent_at", "n_samples",
+                 "clock_offset_s", "t_first", "t_last", "t", "depth", "volume", "lost", "malformed", "status")
+
+
+def _insert_frames(rows: list[tuple], now) -> None:
+    """One ``executemany`` for the rows: no model instance per frame (the ORM's share of the ingest cost)."""
+    if not rows:
+        return
+    received_at = connection.ops.adapt_datetimefield_value(now)
+    columns = ", ".join(connection.ops.quote_name(c) for c in (*FRAME_COLUMNS, "received_at"))
+    sql = (f"INSERT INTO {Frame._meta.db_table} ({columns}) "
+           f"VALUES ({', '.join(['%s'] * (len(FRAME_COLUMNS) + 1))})")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(*row, received_at) for row in rows])
 
 
 def _store(plans: list[_Plan], now, now_s: float) -> list[bool]:
     """Write the plans' rows; inside the caller's transaction."""
     late: dict[int, int] = {}
     recordings = _recordings_during(plans)
-    rows = [row for p in plans for row in p.rows(recordings, late)]
+    status_field = Frame._meta.get_field("status")
+    status_json = lambda value: status_field.get_db_prep_save(value, connection)  # noqa: E731
+    rows = [row for p in plans for row in p.rows(recordings, late, status_json)]
     rejected = [r for p in plans for r in p.rejected]
     if rejected:
         RejectedFrame.objects.bulk_create(rejected)
-    Frame.objects.bulk_create(rows, batch_size=500)
+    _insert_frames(rows, now)
     for rec_id, n in late.items():
         Recording.objects.filter(pk=rec_id).update(late_samples=F("late_samples") + n)
     station_seen = []

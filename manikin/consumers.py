@@ -97,6 +97,9 @@ class IngestHub(_PerLoop):
 
     async def _run(self):
         while self.queue:
+            # Gather a little: a commit serving more frames costs less per frame. The consoles do not
+            # wait for it (new samples are published before their commit); only acks and scores do.
+            await asyncio.sleep(settings.MANIKIN_GROUP_COMMIT_GATHER_S)
             batch, self.queue = self.queue, []
             try:
                 results = await database_sync_to_async(api.store_frames)([(link, d) for link, d, _ in batch])

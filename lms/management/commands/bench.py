@@ -13,8 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
         parser.add_argument("--quick", action="store_true", help="short smoke runs")
         parser.add_argument("--json", action="store_true", help="print all figures as one JSON object at the end")
+        parser.add_argument("--manikins", type=int, help="stream: how many virtual manikins (default 60)")
 
-    def handle(self, *args, names, quick, json: bool, **options):
+    def handle(self, *args, names, quick, json: bool, manikins=None, **options):
         unknown = set(names) - set(BENCHMARKS)
         if unknown:
             raise CommandError(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}")
@@ -22,7 +23,8 @@ class Command(BaseCommand):
         for name in names or BENCHMARKS:
             self.stdout.write(self.style.MIGRATE_HEADING(f"== {name}"))
             run = import_string(BENCHMARKS[name].replace(":", "."))
-            figures[name] = run(out=self.stdout.write, quick=quick)
+            extra = {"manikins": manikins} if manikins and name == "stream" else {}
+            figures[name] = run(out=self.stdout.write, quick=quick, **extra)
         if json:
             self.stdout.write(_dumps(figures))
 
