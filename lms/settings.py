@@ -381,6 +381,8 @@ LOGGING = {
 # Smart-manikin ingest and live consoles (manikin/).
 MANIKIN_MAX_DEVICES_PER_STATION = int(os.environ.get("MANIKIN_MAX_DEVICES_PER_STATION", "8"))
 MANIKIN_HELLO_TIMEOUT_S = float(os.environ.get("MANIKIN_HELLO_TIMEOUT_S", "10"))
+# How long the ingest waits for more frames before a group commit (seconds).
+MANIKIN_GROUP_COMMIT_GATHER_S = float(os.environ.get("MANIKIN_GROUP_COMMIT_GATHER_S", "0.01"))
 # A browser socket re-checks its session and permission this often (and at once on logout or a role change).
 MANIKIN_SOCKET_RECHECK_S = float(os.environ.get("MANIKIN_SOCKET_RECHECK_S", "60"))
 # Live messages a console may have unread before waveform updates are skipped; and how long it may stall.
