@@ -487,6 +487,7 @@ def store_frames(batches: list[tuple[BridgeLink, list[frames.Decoded]]]) -> list
             plans = [_Plan(link, decoded, received_at) for link, decoded in batches]
             seen = _store(plans, now, now_s)
     except STORE_OUTAGE:
+        connection.close()  # the next batch opens a fresh connection (the database may have restarted)
         raise
     except Exception:
         if len(batches) == 1 and len(batches[0][1]) == 1:

@@ -17,6 +17,7 @@ import logging
 import time
 
 import numpy as np
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -102,7 +103,10 @@ class IngestHub(_PerLoop):
             await asyncio.sleep(settings.MANIKIN_GROUP_COMMIT_GATHER_S)
             batch, self.queue = self.queue, []
             try:
-                results = await database_sync_to_async(api.store_frames)([(link, d) for link, d, _ in batch])
+                # Plain sync_to_async (the thread database_sync_to_async also uses), without its connection
+                # check around every call: on PostgreSQL that check is a round trip per group commit.
+                # A broken connection surfaces as an outage, and store_frames then drops it.
+                results = await sync_to_async(api.store_frames)([(link, d) for link, d, _ in batch])
             except Exception as exc:  # nothing stored, nothing acknowledged: the bridges resend
                 log.error("storing %d batches failed: %s", len(batch), exc)
                 for _link, _decoded, future in batch:
