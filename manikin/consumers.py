@@ -20,6 +20,7 @@ import numpy as np
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -149,7 +150,23 @@ class RoomPublisher(_PerLoop):
                 await layer.group_send(room_group(room_id), event)
 
 
-class BridgeConsumer(AsyncWebsocketConsumer):
+class _DirectDispatch:
+    """Dispatch each message straight to its handler.
+
+    Channels checks the database connections before every message (``aclose_old_connections``, a hop
+    to the database thread): at thousands of frames a second that was a tenth of the server's event
+    loop. These consumers reach the database only through ``database_sync_to_async`` (which makes the
+    same check) or the ingest's group commit (which reconnects after an outage), so it is not needed.
+    """
+
+    async def dispatch(self, message):
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class BridgeConsumer(_DirectDispatch, AsyncWebsocketConsumer):
     """``/ws/bridge/``: one exam-site bridge, authenticated by its station's token."""
 
     async def connect(self):
@@ -341,7 +358,7 @@ def _rebuild_scorer(recording_id: int):
     return scorer, update, (float(t[-1]) if len(t) else -np.inf)
 
 
-class _LiveConsumer(AsyncWebsocketConsumer):
+class _LiveConsumer(_DirectDispatch, AsyncWebsocketConsumer):
     """Shared by the room console and the trainee view: session-authenticated, read-only.
 
     Flow control: the page reports how many messages it has taken in (``{"type": "seen", "n": N}``);
