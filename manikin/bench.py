@@ -136,6 +136,9 @@ def run(out=print, quick: bool = False, manikins: int = 60, per_station: int = 6
         "stream_publish_to_console_p99_ms": round(float(np.percentile(counts["layer_s"], 99)) * 1000, 1)
         if counts["layer_s"] else None,
     }
+    # Server CPU per sample: its share of a core over the measured window, over the samples per second.
+    rate = figures["stream_samples_sent"] / (duration_s + warmup_s)
+    figures["stream_server_us_per_sample"] = round(cpu["server"] / 100 / rate * 1e6, 1) if rate else None
     lost = figures["stream_samples_sent"] - figures["stream_samples_stored"]
     out(f"Live stream: {manikins} virtual manikins (~60 Hz) on {stations} stations, "
         f"{'every one recording and scored live, ' if record else ''}{duration_s:.0f} s measured "
@@ -149,5 +152,6 @@ def run(out=print, quick: bool = False, manikins: int = 60, per_station: int = 6
         f"stored {figures['stream_frames_stored']:,}; left in spools {figures['stream_spooled_left']}")
     out(f"  console: {figures['stream_console_events_per_s']} events/s, {figures['stream_console_samples_per_s']:.0f} "
         f"samples/s; CPU % of one core: server {cpu['server']}, bridges {cpu['bridges']}, "
-        f"machine total {cpu['machine_total']} (of {psutil.cpu_count() * 100})")
+        f"machine total {cpu['machine_total']} (of {psutil.cpu_count() * 100}); server CPU per sample "
+        f"{figures['stream_server_us_per_sample']} µs")
     return figures
