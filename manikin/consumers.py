@@ -147,7 +147,9 @@ class RoomPublisher(_PerLoop):
             pending, self.pending = self.pending, {}
             for room_id, event in pending.items():
                 event["published_at"] = time.time()
-                await layer.group_send(room_group(room_id), event)
+                # Encoded once here, not once per console; and a string is all the layer copies.
+                text = json.dumps(event, separators=(",", ":"))
+                await layer.group_send(room_group(room_id), {"type": "live.frames", "text": text})
 
 
 class _DirectDispatch:
@@ -407,7 +409,8 @@ class _LiveConsumer(_DirectDispatch, AsyncWebsocketConsumer):
                 skipped, self.skipped = self.skipped, 0
                 await self._send({"type": "gap", "skipped": skipped})
 
-    async def _send(self, event: dict, skippable: bool = False) -> None:
+    async def _send(self, event: dict | str, skippable: bool = False) -> None:
+        """Send an event (or its JSON text); a skippable one is dropped while the page is behind."""
         if skippable and self.sent - self.seen >= settings.MANIKIN_CONSOLE_WINDOW:
             now = time.monotonic()
             self.behind_since = self.behind_since or now
@@ -417,7 +420,7 @@ class _LiveConsumer(_DirectDispatch, AsyncWebsocketConsumer):
             return
         self.behind_since = None
         self.sent += 1
-        await self.send(json.dumps(event, separators=(",", ":")))
+        await self.send(event if isinstance(event, str) else json.dumps(event, separators=(",", ":")))
 
     # -- access -----------------------------------------------------------
     async def _recheck_periodically(self):
@@ -440,7 +443,7 @@ class _LiveConsumer(_DirectDispatch, AsyncWebsocketConsumer):
 
     # -- events -----------------------------------------------------------
     async def live_frames(self, event):
-        await self._send(event, skippable=True)
+        await self._send(event["text"], skippable=True)
 
     async def recording_changed(self, event):
         await self._send(event)
@@ -468,10 +471,11 @@ class ManikinViewConsumer(_LiveConsumer):
         return manikin.station.room_id
 
     async def live_frames(self, event):
-        items = [i for i in event["items"] if i["manikin"] == self.manikin_id]
-        statuses = [s for s in event["statuses"] if s["manikin_id"] == self.manikin_id]
+        room_event = json.loads(event["text"])
+        items = [i for i in room_event["items"] if i["manikin"] == self.manikin_id]
+        statuses = [s for s in room_event["statuses"] if s["manikin_id"] == self.manikin_id]
         if items or statuses:
-            await self._send({**event, "items": items, "statuses": statuses}, skippable=True)
+            await self._send({**room_event, "items": items, "statuses": statuses}, skippable=True)
 
     async def recording_changed(self, event):
         if event["manikin"] != self.manikin_id:

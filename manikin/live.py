@@ -1,7 +1,8 @@
 """Live groups: what the ingest path and the recording actions publish, and to whom.
 
 - ``manikin.room.<id>``: consoles and trainee views of a room receive ``live.frames``
-  (samples, per-compression results, running summary, manikin status) and
+  (samples, per-compression results, running summary, manikin status; the event's ``text`` is the
+  JSON sent to the browsers, encoded once per room) and
   ``recording.changed``.
 - ``manikin.station.<id>``: the bridge consumer of a station receives control events
   (a recording stopped, the assignment changed).

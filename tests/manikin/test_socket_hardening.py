@@ -167,14 +167,15 @@ async def test_a_console_that_does_not_read_is_not_buffered_without_bound(site, 
     layer = get_channel_layer()
     group = room_group(site["room"].pk)
     for i in range(20):
-        await layer.group_send(group, {"type": "live.frames", "items": [{"manikin": 1, "seq": i}], "statuses": []})
+        await layer.group_send(group, {"type": "live.frames", "text": json.dumps(
+            {"type": "live.frames", "items": [{"manikin": 1, "seq": i}], "statuses": []})})
     await layer.group_send(group, {"type": "recording.changed", "manikin": 1, "recording": {"id": 9, "active": True}})
     got = [await console.receive_json_from(timeout=5) for _ in range(6)]
     assert await console.receive_nothing(timeout=0.3)
     assert [m["type"] for m in got] == ["live.frames"] * 5 + ["recording.changed"]  # never skipped
     await console.send_json_to({"type": "seen", "n": 6})
     assert await console.receive_json_from(timeout=5) == {"type": "gap", "skipped": 15}
-    await layer.group_send(group, {"type": "live.frames", "items": [], "statuses": []})
+    await layer.group_send(group, {"type": "live.frames", "text": '{"type":"live.frames","items":[],"statuses":[]}'})
     assert (await console.receive_json_from(timeout=5))["type"] == "live.frames"
     await console.disconnect()
 
@@ -215,3 +216,22 @@ async def test_a_failing_background_task_is_logged(caplog):
     assert len(failed) == 1 and "test-task" in failed[0].getMessage()
     assert "lost in the background" in repr(failed[0].exc_info[1])
     caplog.clear()  # expected here: the autouse check must not fail this test
+
+
+async def test_the_trainee_view_gets_only_its_manikins_samples(site, make_person, regions):
+    trainee = await database_sync_to_async(make_person)(regions["xihu"], username="tv_trainee")
+    site["tv_trainee"] = trainee
+    manikin = await database_sync_to_async(Manikin.objects.get)(station=site["s1"], address=ADDR)
+    await database_sync_to_async(api.start_recording)(site["examiner"], manikin, trainee=trainee)
+    view = await console_socket(site, "tv_trainee", path=f"/ws/manikins/{manikin.pk}/")
+    assert (await view.connect())[0]
+    layer = get_channel_layer()
+    room_event = {"type": "live.frames", "published_at": 1.0, "statuses": [],
+                  "items": [{"manikin": manikin.pk, "seq": 1}, {"manikin": manikin.pk + 100, "seq": 2}]}
+    await layer.group_send(room_group(site["room"].pk), {"type": "live.frames", "text": json.dumps(room_event)})
+    got = await receive_until(view, "live.frames")
+    assert got["items"] == [{"manikin": manikin.pk, "seq": 1}]
+    other = {**room_event, "items": [{"manikin": manikin.pk + 100, "seq": 3}]}
+    await layer.group_send(room_group(site["room"].pk), {"type": "live.frames", "text": json.dumps(other)})
+    assert await view.receive_nothing(timeout=0.3)
+    await view.disconnect()
