@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-APT_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 gettext chromium
+APT_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 gettext chromium nginx redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test serve system-packages setup migrate bench clean-demo

@@ -1,4 +1,4 @@
-"""A real server in its own process, for end-to-end tests and benchmarks: Daphne on its own database.
+"""A real server in its own processes, for end-to-end tests and benchmarks: the deployed topology on its own database.
 
 ``server_env`` alone gives a server a fresh SQLite file in its folder. ``LiveDatabase`` gives a
 server (or several that must share one) the database the test run itself uses: when
@@ -46,53 +46,146 @@ def prepare_database(var_dir: Path, env: dict, demo: bool = True) -> None:
 
 
 class LiveServer:
-    """Daphne serving lms.asgi on a free port; start(), stop(), restart() keep the same port and database."""
+    """The product as deployed (``lms.serving``) on free ports: nginx in front of a WSGI server and an ASGI server.
 
-    def __init__(self, var_dir: Path, env: dict, port: int | None = None):
-        self.var_dir = var_dir
-        self.env = env
+    ``url``/``ws_url``/``port`` are the front's; ``proc`` is the ASGI process, which holds every
+    WebSocket (``stop(kill=True)`` SIGKILLs it like every other process of the server); ``procs``
+    has them all by name. Without ``REDIS_URL`` in ``env`` the server gets a private Redis on a
+    Unix socket in ``var_dir``, which its processes share. start(), stop(), restart() keep the
+    same ports and database.
+    """
+
+    def __init__(self, var_dir: Path, env: dict, port: int | None = None, host: str = "127.0.0.1",
+                 asgi_server: str | None = None, wsgi_workers: int | None = 1, log_path: Path | None = None):
+        from lms.serving import ASGI_SERVERS
+
+        self.var_dir = Path(var_dir)
         self.port = port or free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log_path = var_dir / f"daphne-{self.port}.log"
+        self.host = host
+        self.wsgi_port, self.asgi_port = free_port(), free_port()
+        self.asgi_server = asgi_server or env.get("LMS_ASGI_SERVER") or "uvicorn"
+        if self.asgi_server not in ASGI_SERVERS:
+            raise ValueError(f"LMS_ASGI_SERVER must be one of {ASGI_SERVERS}")
+        self.wsgi_workers = wsgi_workers
+        self.run_dir = self.var_dir / f"run-{self.port}"
+        self.log_path = log_path or self.var_dir / f"server-{self.port}.log"
+        self.env = dict(env)
+        # The front overwrites X-Forwarded-For with the peer's address: the app may trust it.
+        self.env.setdefault("LMS_TRUST_X_FORWARDED_FOR", "1")
+        # The front serves collectstatic's output from disk: collected once per var_dir from the current
+        # sources (unless LMS_STATIC_ROOT names a folder collected already, as bin/serve does).
+        self.collect_static = not self.env.get("LMS_STATIC_ROOT")
+        self.env.setdefault("LMS_STATIC_ROOT", str(self.var_dir / "static"))
+        self.static_root = Path(self.env["LMS_STATIC_ROOT"])
+        self.redis_socket = None
+        if not self.env.get("REDIS_URL"):
+            self.redis_socket = self.run_dir / "redis.sock"
+            self.env["REDIS_URL"] = f"unix://{self.redis_socket}"
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The ASGI process (the WebSockets); None when stopped."""
+        return self.procs.get("asgi")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self._host_in_url}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self._host_in_url}:{self.port}"
+
+    @property
+    def _host_in_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"[{host}]" if ":" in host else host
+
+    def _spawn(self, name: str, argv: list[str], log) -> None:
+        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
 
     def start(self, timeout_s: float = 30.0) -> LiveServer:
+        from lms import serving
+
+        self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.collect_static and not (self.static_root / ".collected").exists():
+            subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
+                           env=self.env, check=True)
+            (self.static_root / ".collected").touch()
+        conf = self.run_dir / "nginx.conf"
+        conf.write_text(serving.nginx_conf(self.run_dir, self.host, self.port, self.wsgi_port, self.asgi_port,
+                                           static_root=self.static_root))
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "lms.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
         deadline = time.monotonic() + timeout_s
+        try:
+            if self.redis_socket:
+                self.redis_socket.unlink(missing_ok=True)
+                self._spawn("redis", serving.redis_command(self.redis_socket), log)
+                self._wait(lambda: self.redis_socket.exists(), deadline, "redis-server")
+            self._spawn("asgi", serving.asgi_command(self.asgi_port, self.asgi_server), log)
+            self._spawn("wsgi", serving.wsgi_command(self.wsgi_port, self.wsgi_workers), log)
+            self._spawn("nginx", serving.nginx_command(self.run_dir, conf), log)
+            self._wait(lambda: _tcp_open(self.asgi_port), deadline, self.asgi_server)
+            self._wait(lambda: _get(self.url + "/login/"), deadline, "the front (nginx → granian)")
+        except BaseException:
+            self.stop(kill=True)
+            raise
+        finally:
+            log.close()
+        return self
+
+    def _wait(self, ready, deadline: float, what: str) -> None:
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(self.url + "/login/", timeout=1).read()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("daphne did not start in time")
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    raise RuntimeError(f"{name} exited: {self.log_path.read_text(errors='replace')[-3000:]}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} did not start in time: {self.log_path.read_text(errors='replace')[-3000:]}")
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        # The ASGI process first: the sockets it holds go before the front that carries them.
+        for name in ("asgi", "nginx", "wsgi", "redis"):
+            p = self.procs.get(name)
+            if p and p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL if kill else signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, p in self.procs.items():
             try:
-                self.proc.wait(10)
+                p.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.proc = None
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(10)
+            if kill:  # children that left the process group (none expected) go too
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        self.procs = {}
 
     def restart(self, kill: bool = True) -> None:
         self.stop(kill=kill)
         self.start()
+
+
+def _tcp_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _get(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).read()
+        return True
+    except OSError:
+        return False
 
 
 def is_postgres_url(url: str | None) -> bool:

@@ -25,6 +25,8 @@ Variables:
                                    forge it.
     DJANGO_SECURE_COOKIES=1        secure cookies only (implied by DJANGO_HTTPS)
     LMS_BASE_URL                   public base URL, used in links that leave the site
+    LMS_STATIC_ROOT                where collectstatic puts the files the proxy serves
+                                   (default ./static_collected)
     LMS_SESSION_AGE_S              longest a sign-in lasts, in seconds (default 28800, 8 hours)
     LMS_SESSION_IDLE_S             sign out after this many seconds without a page request
                                    (default 3600; 0 turns the idle timeout off)
@@ -166,7 +168,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "lms.urls"
 ASGI_APPLICATION = "lms.asgi.application"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "lms.wsgi.application"
 
 TEMPLATES = [
     {
@@ -301,7 +303,7 @@ WAGTAIL_I18N_ENABLED = False
 WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "static_collected"
+STATIC_ROOT = Path(os.environ["LMS_STATIC_ROOT"]) if os.environ.get("LMS_STATIC_ROOT") else BASE_DIR / "static_collected"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 # Uploads (ID photos) are personal data, served only through permission-checked views.
