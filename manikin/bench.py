@@ -1,7 +1,8 @@
 """Live-stream benchmark: N virtual manikins at ~60 Hz through the real server to a console.
 
-Processes: one Daphne (``lms.asgi``, the default SQLite and in-memory layer unless
-``DATABASE_URL``/``REDIS_URL`` say otherwise), one process of virtual bridges
+Processes: the product's serving topology (``lms.liveserver.LiveServer``: nginx, one ASGI process
+for ``/ws/``, granian for pages; SQLite and a private Redis unless ``DATABASE_URL``/``REDIS_URL`` say
+otherwise), one process of virtual bridges
 (``manikin.bench_bridges``), and this process as the room console over WebSocket.
 Prints end-to-end latency (bridge send → console receive) p50/p99, samples stored
 against samples sent, and CPU use of each process.
@@ -97,6 +98,7 @@ def run(out=print, quick: bool = False, manikins: int = 60, per_station: int = 6
                  "--manikins", str(per_station), "--duration", str(duration_s + warmup_s), "--spool-dir", str(tmp)],
                 cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
             procs = {"server": psutil.Process(server.proc.pid), "bridges": psutil.Process(bridges.pid)}
+            server_name = server.asgi_server
             time.sleep(warmup_s)
             for p in procs.values():
                 p.cpu_percent(None)
@@ -142,8 +144,9 @@ def run(out=print, quick: bool = False, manikins: int = 60, per_station: int = 6
     lost = figures["stream_samples_sent"] - figures["stream_samples_stored"]
     out(f"Live stream: {manikins} virtual manikins (~60 Hz) on {stations} stations, "
         f"{'every one recording and scored live, ' if record else ''}{duration_s:.0f} s measured "
-        f"after {warmup_s:.0f} s warm-up, one Daphne ({'PostgreSQL' if 'postgres' in env.get('DATABASE_URL', '') else 'SQLite'}, "
-        f"{'Redis' if env.get('REDIS_URL') else 'in-memory'} channel layer), one console")
+        f"after {warmup_s:.0f} s warm-up, one {server_name} process behind nginx "
+        f"({'PostgreSQL' if 'postgres' in env.get('DATABASE_URL', '') else 'SQLite'}, "
+        f"{'Redis' if env.get('REDIS_URL') else 'private Redis'} channel layer), one console")
     out(f"  latency bridge send → console receive: p50 {figures['stream_latency_p50_ms']} ms, "
         f"p99 {figures['stream_latency_p99_ms']} ms, max {figures['stream_latency_max_ms']} ms; of which publish → console "
         f"p50 {figures['stream_publish_to_console_p50_ms']} ms, p99 {figures['stream_publish_to_console_p99_ms']} ms")
