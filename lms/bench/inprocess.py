@@ -32,7 +32,6 @@ def _median_us(fn, n: int) -> float:
 
 
 def run(out=print, n: int = 400) -> dict:
-    from django.conf import settings
     from django.core.handlers.asgi import ASGIHandler
     from django.core.handlers.wsgi import WSGIHandler
 

@@ -20,7 +20,6 @@ from django.http import Http404
 from django.test import Client
 
 from lms import errors
-from lms.models import Role
 from lms.security import ADMIN_CSP_REPLACE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,27 +8,13 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from lms import api as lms_api
-from lms.models import Organisation, Role
 from lms.routing import application
-from manikin import api
 from manikin.models import Frame
 
+from .conftest import ADDR
+
 pytestmark = pytest.mark.django_db(transaction=True)
-ADDR = "F0:0D:00:00:00:01"
 T0 = 1_763_900_000.0  # epoch seconds on the bridge's clock
-
-
-@pytest.fixture
-def site(regions, make_person):
-    org = lms_api.create_organisation(None, name="考点", kind=Organisation.Kind.EXAM_SITE, region=regions["xihu"])
-    room = api.create_room(None, organisation=org, name="考场")
-    s1, tok1 = api.create_station(None, room=room, name="1号")
-    s2, tok2 = api.create_station(None, room=room, name="2号")
-    api.assign_manikin(None, station=s1, address=ADDR, label="1-1")
-    return {"room": room, "s1": s1, "s2": s2, "tok1": tok1, "tok2": tok2,
-            "examiner": make_person(regions["xihu"], roles=(Role.EXAMINER,), organisation=org),
-            "stranger": make_person(regions["beilun"], roles=(Role.EXAMINER,))}
 
 
 def bridge_socket(token):

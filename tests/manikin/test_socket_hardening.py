@@ -9,13 +9,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from lms import api as lms_api
 from lms.models import Role, RoleAssignment
 from manikin import api, consumers
 from manikin.live import room_group
 from manikin.models import Manikin, RejectedFrame
 
-from .test_consumers import ADDR, bridge_socket, console_socket, hello, site  # noqa: F401  (fixture)
+from .test_consumers import ADDR, bridge_socket, console_socket, hello
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
