@@ -29,6 +29,15 @@ class Room(models.Model):
                                      verbose_name=_("organisation"))
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Mode(models.TextChoices):
+        PRACTICE = "practice", _("Practice")
+        EXAM = "exam", _("Exam")
+
+    # In exam mode every recording is an exam attempt of a named trainee under the room's standard
+    # (fixed by an admin); practice is not offered. In practice mode ``standard_id`` is the default.
+    mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices, default=Mode.PRACTICE)
+    standard_id = models.CharField(_("standard"), max_length=64, blank=True)
+
     class Meta:
         verbose_name = _("room")
         verbose_name_plural = _("rooms")
@@ -112,6 +121,8 @@ class Recording(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     standard_id = models.CharField(_("standard"), max_length=64)
+    # Snapshot of the room's mode when the recording started: an exam attempt or practice.
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Room.Mode.choices, default=Room.Mode.PRACTICE)
     sample_count = models.PositiveIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)
     score = models.FloatField(null=True, blank=True)
