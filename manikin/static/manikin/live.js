@@ -133,8 +133,16 @@
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(proto + location.host + root.dataset.liveSocket);
     var status = document.querySelector("[data-socket-status]");
-    ws.onopen = function () { backoff = 500; if (status) { status.textContent = T.connected; status.dataset.state = "ok"; } };
+    ws.onopen = function () {
+      backoff = 500; if (status) { status.textContent = T.connected; status.dataset.state = "ok"; }
+      root.dispatchEvent(new CustomEvent("live:open"));
+    };
     ws.onclose = function (e) {
+      // Trainee screen hook: a page with data-on-forbidden="event" handles a refused socket itself (shows the
+      // result, waits for the next recording, then sends "live:reconnect"); no "reconnecting" status.
+      if ((e.code === 4401 || e.code === 4403) && root.dataset.onForbidden === "event") {
+        root.dispatchEvent(new CustomEvent("live:forbidden", { detail: { code: e.code } })); return;
+      }
       if (status) { status.textContent = T.disconnected; status.dataset.state = "low"; }
       if (e.code === 4401 || e.code === 4403) return;  // not allowed: do not hammer the server
       setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
@@ -152,7 +160,10 @@
       if (received - reported >= 20) report();
       var ev = JSON.parse(msg.data);
       if (ev.type === "live.frames") onFrames(ev);
-      else if (ev.type === "recording.changed") { var tile = tiles[ev.manikin]; if (tile) onRecording(tile, ev.recording); }
+      else if (ev.type === "recording.changed") {
+        var tile = tiles[ev.manikin]; if (tile) onRecording(tile, ev.recording);
+        root.dispatchEvent(new CustomEvent("live:recording", { detail: ev }));  // trainee screen hook
+      }
       else if (ev.type === "station.changed") {
         Object.keys(tiles).forEach(function (k) {
           var t = tiles[k]; if (t.el.dataset.station !== String(ev.station)) return;
@@ -162,4 +173,5 @@
     };
   }
   connect();
+  root.addEventListener("live:reconnect", function () { connect(); });  // trainee screen hook (after live:forbidden)
 })();
