@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,7 +17,7 @@ from lms.models import Organisation
 from . import api
 from .forms import ManikinForm, RoomForm, StartRecordingForm, StationForm
 from .live import recording_event
-from .models import Manikin, Recording
+from .models import Manikin, Recording, Room
 from .scoring import DEFAULT_STANDARD_ID, load_standard
 
 
@@ -111,23 +112,50 @@ def cancel(request, recording_id: int):
     return redirect("manikin:recording", recording_id=rec.pk)
 
 
+def _trainee_screen_recording(user, manikin: Manikin, staff: bool) -> Recording | None:
+    """The recording the trainee screen shows: the running one (staff, or its own trainee), else the last
+    result on this manikin (staff: anyone's; a trainee: only their own)."""
+    recs = manikin.recordings.select_related("trainee")
+    rec = recs.filter(stopped_at__isnull=True).first()
+    if rec is not None and (staff or rec.trainee_id == user.pk):
+        return rec
+    return (recs if staff else recs.filter(trainee=user)).exclude(stopped_at__isnull=True).first()
+
+
 @login_required
 def live_view(request, manikin_id: int):
-    manikin = get_object_or_404(Manikin.objects.select_related("station__room"), pk=manikin_id)
-    if not api.can_watch_manikin(request.user, manikin):
+    """The trainee screen: live while a recording runs, then its result (bare layout, no navigation).
+
+    Staff of the room (a second display facing the trainee) or the trainee of the running recording; a
+    trainee whose recording has stopped still sees their own last result here. ``?state=1`` answers the
+    screen's poll with JSON: the recording shown and its result panel.
+    """
+    manikin = get_object_or_404(Manikin.objects.select_related("station__room__organisation"), pk=manikin_id)
+    staff = api.can_watch_room(request.user, manikin.station.room)
+    rec = _trainee_screen_recording(request.user, manikin, staff)
+    if not staff and rec is None:
         raise Http404
-    rec = api.active_recording(manikin)
     standard = load_standard(rec.standard_id if rec else DEFAULT_STANDARD_ID)
+    context = {"manikin": manikin, "rec": rec, "staff": staff, "standard": standard,
+               "result": (rec.result or {}) if rec else {}}
+    if request.GET.get("state"):
+        return JsonResponse({
+            "recording": rec.pk if rec else None, "active": bool(rec and rec.active),
+            "html": render_to_string("manikin/_result_panel.html", context, request=request)})
+    live = rec if rec is not None and rec.active else None
     return render(request, "manikin/live.html", {
-        "manikin": manikin, "recording": recording_event(rec)["recording"] if rec else None,
-        "standard": standard, "standard_json": standard.to_dict(),
+        **context, "recording": recording_event(live)["recording"] if live else None,
+        "standard_json": standard.to_dict(),
     })
 
 
 @login_required
 def recording(request, recording_id: int):
-    rec = get_object_or_404(Recording.objects.select_related("manikin__station__room", "trainee"), pk=recording_id)
-    if not (rec.trainee_id == request.user.pk or api.can_watch_room(request.user, rec.manikin.station.room)):
+    rec = get_object_or_404(Recording.objects.select_related("manikin__station__room__organisation", "trainee"),
+                            pk=recording_id)
+    room = rec.manikin.station.room
+    staff = api.can_watch_room(request.user, room)
+    if not (rec.trainee_id == request.user.pk or staff):
         raise Http404
     result = rec.result or {}
     compressions = result.get("compressions", [])
@@ -135,8 +163,8 @@ def recording(request, recording_id: int):
     standard = load_standard(rec.standard_id)
     rows = [{**c, "t_rel": c["t_peak"] - t0} for c in compressions]
     return render(request, "manikin/recording.html", {
-        "rec": rec, "result": result, "standard": standard, "compressions": rows,
-        "can_cancel": rec.stopped_at is None and api.can_cancel_recording(request.user, rec),
+        "rec": rec, "result": result, "standard": standard, "compressions": rows, "room": room,
+        "staff": staff, "can_cancel": rec.stopped_at is None and api.can_cancel_recording(request.user, rec),
         "chart": {"t": [round(c["t_rel"], 2) for c in rows], "depth_mm": [c["depth_mm"] for c in rows],
                   "recoil_mm": [c["recoil_mm"] for c in rows], "depth_min_mm": standard.depth_min_mm,
                   "depth_max_mm": standard.depth_max_mm, "depth_label": _("Depth"), "recoil_label": _("Recoil")},
@@ -145,8 +173,12 @@ def recording(request, recording_id: int):
 
 @login_required
 def my_recordings(request):
-    recs = Recording.objects.filter(trainee=request.user).select_related("manikin")[:50]
-    return render(request, "manikin/my_recordings.html", {"recordings": recs})
+    """My results: the person's own CPR recordings, exams apart from practice."""
+    recs = Recording.objects.filter(trainee=request.user).select_related("manikin__station__room__organisation")
+    return render(request, "manikin/my_recordings.html", {
+        "exams": recs.filter(purpose=Room.Mode.EXAM)[:50],
+        "practice": recs.exclude(purpose=Room.Mode.EXAM)[:50],
+    })
 
 
 @login_required
