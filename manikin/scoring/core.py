@@ -12,10 +12,18 @@ zig-zag detector has to see, see ``signal.zigzag_candidates``):
    peak), start/end times where the signal crosses ``EDGE_MM`` above the
    trough before / the valley after;
 4. cycles: a gap longer than ``pause_threshold_s`` between one compression's
-   end and the next one's start is a pause; each cycle's resting level is the
-   robust mean of the quiet samples in the ``QUIET_WINDOW_S`` before it;
-5. depth, recoil, rate, flags and sub-scores per compression; session
+   end and the next one's start is a pause;
+5. zero level per compression (``zero_levels``): the level of the full
+   releases among the valleys of the last ``signal.RELEASE_WINDOW``
+   compressions (its own included); the lowest quiet level seen so far
+   (before the first compression, in the pauses) replaces it when it is not
+   more than ``QUIET_ACCEPT_MM`` above it (more precise, and lower when a
+   trainee leans on every compression, which then still shows as recoil);
+6. depth, recoil, rate, flags and sub-scores per compression; session
    aggregates, score and feedback (``results``).
+
+A compression whose release was not observed before the recording ended (the
+recording stopped on the way down or up) is left out (``release_seen``).
 
 Every step only looks at bounded windows around each compression, which is
 what lets ``StreamScorer`` emit the same compressions incrementally.
@@ -31,10 +39,16 @@ from . import signal as sg
 from .results import SessionResult, assemble, derive
 from .standards import Standard, resolve_standard
 
+INF = float("inf")
+
 DETECT_MM = 10.0          # zig-zag hysteresis on depth
 DETECT_ML = 100.0         # zig-zag hysteresis on lung volume (breaths)
 EDGE_MM = 2.5             # start/end: crossing this far above the trough/valley
 RECOIL_WINDOW_S = 1.0     # recoil is looked for at most this long after a peak
+START_WINDOW_S = 1.0      # the foot of a compression is looked for at most this long before its peak
+RELEASE_HOLD_S = 0.2      # the last compression counts when the chest has stayed released this long
+RELEASE_HOLD_MM = 2.0     # ... i.e. within this much of its lowest level after the peak
+QUIET_ACCEPT_MM = 1.0     # a quiet level at most this far above the full releases is the zero level
 QUIET_WINDOW_S = 5.0      # resting level: quiet samples in this window before a cycle
 QUIET_AFTER_S = 0.3       # ... skipping this long after the previous compression
 QUIET_BEFORE_S = 0.2      # ... and this long before the cycle's first compression
@@ -81,6 +95,41 @@ def valley_index(t, x, p: int, ta: int, hi: int) -> int:
     return p + int(np.argmin(x[p:j + 1]))
 
 
+def foot_index(t, x, tb: int, p: int) -> int:
+    """Lowest sample before peak ``p``: the trough ``tb`` if it lies within
+    ``START_WINDOW_S`` of the peak, else the lowest sample in that window (after a
+    pause, the level the push starts from, not the lowest level of the whole pause:
+    hands resting on the chest during the pause press it a few millimetres)."""
+    if t[p] - t[tb] <= START_WINDOW_S:
+        return tb
+    j = int(np.searchsorted(t, t[p] - START_WINDOW_S, side="left"))
+    j = min(max(j, tb), p)
+    return j + int(np.argmin(x[j:p + 1]))
+
+
+def release_seen(t, x, p: int, ta: int, hi: int) -> bool:
+    """For the last compression, whose trough was not confirmed by a next one: was
+    its release observed? Yes when the signal came within ``RELEASE_HOLD_MM`` of its
+    lowest level after the peak (``ta``) at least ``RELEASE_HOLD_S`` before the
+    end of the recording (the chest stopped rising); no when the recording stopped
+    during the release."""
+    lim = x[ta] + RELEASE_HOLD_MM
+    seg = x[p:hi + 1]
+    j = p + int(np.argmax(seg <= lim))
+    return bool(t[hi] - t[j] >= RELEASE_HOLD_S)
+
+
+def zero_levels(valley_level, ref):
+    """Zero level per compression from ``R``, the full-release level of the recent
+    valleys (``signal.release_levels``), and ``ref``, the lowest quiet level seen up
+    to that compression (inf when none): ``ref`` when ``ref <= R + QUIET_ACCEPT_MM``
+    (the chest at rest measured more precisely than by the valley fits, or lower
+    than every recent valley: a trainee who never releases fully), else ``R``
+    (the quiet level is above the full releases: hands resting on the chest)."""
+    r = sg.release_levels(valley_level)
+    return np.where(ref <= r + QUIET_ACCEPT_MM, ref, r)
+
+
 def geometry(t, x, P, Tb, U, lo, hi):
     """Per-compression timing and levels (arrays over compressions)."""
     pk_lvl, pk_t = sg.fit_extremum(t, x, P, lo, hi, 1.0)
@@ -122,7 +171,9 @@ def quiet_rest(t, x, t_start_first: float, t_end_prev):
 
 
 def compression_pivots(pivots, final_state):
-    """(peaks, troughs before, troughs after) from the zig-zag pivots."""
+    """(peaks, troughs before, troughs after, last_open) from the zig-zag pivots;
+    ``last_open``: the last compression's trough is only the running minimum at the
+    end of the data (not confirmed by a next compression)."""
     P, Tb, Ta = [], [], []
     last_trough = None
     open_peak = None
@@ -136,12 +187,13 @@ def compression_pivots(pivots, final_state):
             last_trough = idx
         elif last_trough is not None:
             open_peak = (idx, last_trough)
-    if open_peak is not None and final_state[0] == 0:
+    last_open = open_peak is not None and final_state[0] == 0
+    if last_open:
         P.append(open_peak[0])
         Tb.append(open_peak[1])
         Ta.append(final_state[2])
     return (np.asarray(P, dtype=np.intp), np.asarray(Tb, dtype=np.intp),
-            np.asarray(Ta, dtype=np.intp))
+            np.asarray(Ta, dtype=np.intp), last_open)
 
 
 def breaths_from_pivots(t, v, pivots):
@@ -177,25 +229,34 @@ def score_trace(t_s, depth_mm, volume_ml=None, standard=None) -> SessionResult:
     t, x, v = as_trace(t_s, depth_mm, volume_ml)
     n = t.shape[0]
     pivots, state = sg.zigzag_batch(x, DETECT_MM)
-    P, Tb, Ta = compression_pivots(pivots, state)
+    P, Tb, Ta, last_open = compression_pivots(pivots, state)
     hi = n - 1
+    if last_open and not release_seen(t, x, int(P[-1]), int(Ta[-1]), hi):
+        # the recording stopped before this compression's release was observed
+        P, Tb, Ta = P[:-1], Tb[:-1], Ta[:-1]
     U = Ta.copy()
     if U.shape[0]:
         far = np.flatnonzero(t[Ta] - t[P] > RECOIL_WINDOW_S)
         for k in far.tolist():
             U[k] = valley_index(t, x, int(P[k]), int(Ta[k]), hi)
+        Tb = Tb.copy()
+        far = np.flatnonzero(t[P] - t[Tb] > START_WINDOW_S)
+        for k in far.tolist():
+            Tb[k] = foot_index(t, x, int(Tb[k]), int(P[k]))
     g = geometry(t, x, P, Tb, U, 0, hi)
     new_run = new_run_flags(g["t_start"], g["t_end"], std.pause_threshold_s)
-    rest = np.empty(P.shape[0])
-    prev = 0.0
+    ref = np.empty(P.shape[0])
+    low = INF
     for k in np.flatnonzero(new_run).tolist():
         r = quiet_rest(t, x, float(g["t_start"][k]), float(g["t_end"][k - 1]) if k else None)
-        prev = prev if r is None else r
-        rest[k] = prev
+        if r is not None and r < low:
+            low = r
+        ref[k] = low
     run = np.cumsum(new_run) - 1
     first = np.flatnonzero(new_run)
-    if rest.shape[0]:
-        rest = rest[first][run]
+    if ref.shape[0]:
+        ref = ref[first][run]
+    rest = zero_levels(g["valley_level"], ref)
     prev_tp = np.empty(P.shape[0])
     if prev_tp.shape[0]:
         prev_tp[0] = math.nan

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 
@@ -31,17 +32,36 @@ def _band_score(v, lo, hi, zero_lo, zero_hi):
     return np.where(v < lo, below, np.where(v > hi, above, 1.0))
 
 
+# -- numbers as shown (same arithmetic as lms/numbers.py, which the scorer does not import) --
+def half_up(v, nd: int = 0):
+    """Round half up at ``nd`` decimals: ``floor(v * 10**nd + 0.5) / 10**nd`` (numbers or arrays);
+    how depth, recoil (one decimal) and rates (whole) are shown, and judged."""
+    m = 10 ** nd
+    if isinstance(v, np.ndarray):
+        return np.floor(v * m + 0.5) / m
+    return math.floor(v * m + 0.5) / m
+
+
+def floor_to(v: float, nd: int = 0, scale: int = 1) -> float:
+    """``v * scale`` rounded down at ``nd`` decimals, decimal-exact on the shortest
+    representation of ``v`` (``lms.numbers.floor_to``): scores, percentages, CCF."""
+    q = Decimal(1).scaleb(-nd)
+    return float((Decimal(repr(float(v))) * scale).quantize(q, rounding=ROUND_FLOOR))
+
+
 def derive(std: Standard, g: dict, rest, prev_tp) -> dict:
     """Depth, recoil, rate, flags and sub-scores; element-wise only, so one
-    compression at a time gives the same numbers as all at once."""
+    compression at a time gives the same numbers as all at once. The flags judge
+    the values at the precision they are shown (depth and recoil half up to 0.1 mm,
+    rate half up to a whole number per minute)."""
     depth = g["peak_level"] - rest
     recoil = np.maximum(g["valley_level"] - rest, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = 60.0 / (g["t_peak"] - prev_tp)
     has_rate = ~np.isnan(rate)
-    d1 = np.round(depth, 1)
-    r1 = np.round(recoil, 1)
-    q1 = np.round(rate, 1)
+    d1 = half_up(depth, 1)
+    r1 = half_up(recoil, 1)
+    q1 = half_up(np.where(has_rate, rate, 0.0), 0)
     c = {
         "t_start": g["t_start"], "t_peak": g["t_peak"], "t_end": g["t_end"],
         "depth_mm": depth, "recoil_mm": recoil, "rate_cpm": rate,
@@ -70,15 +90,49 @@ def _r(v, nd):
     return 0.0 if out == 0 else out
 
 
+def _h(v, nd):
+    """``half_up`` for one stored value (None/NaN -> None, no -0.0)."""
+    if v is None:
+        return None
+    v = float(v)
+    if math.isnan(v):
+        return None
+    out = half_up(v, nd)
+    return 0.0 if out == 0 else out
+
+
+def _f(v, nd, scale=1):
+    """``floor_to`` for one stored value (None/NaN -> None)."""
+    if v is None:
+        return None
+    v = float(v)
+    if math.isnan(v):
+        return None
+    out = floor_to(v, nd, scale)
+    return 0.0 if out == 0 else out
+
+
+def cycle_min_compressions(std: Standard) -> int:
+    """Fewest compressions a run between pauses needs to count as a completed cycle:
+    ``compressions_per_cycle - compressions_per_cycle_zero + 1`` (21 for 30:2 with zero
+    at 10), i.e. a run whose cycle-structure score is above zero."""
+    return max(1, std.compressions_per_cycle - std.compressions_per_cycle_zero + 1)
+
+
+def cycles_done(std: Standard, cycle_counts) -> int:
+    m = cycle_min_compressions(std)
+    return sum(1 for n in cycle_counts if n >= m)
+
+
 def compression_dicts(c: dict, start: int = 0, stop: int | None = None) -> list:
     stop = c["t_peak"].shape[0] if stop is None else stop
     cols = {
         "t_start": np.round(c["t_start"][start:stop], 3).tolist(),
         "t_peak": np.round(c["t_peak"][start:stop], 3).tolist(),
         "t_end": np.round(c["t_end"][start:stop], 3).tolist(),
-        "depth_mm": np.round(c["depth_mm"][start:stop], 1).tolist(),
-        "recoil_mm": np.round(c["recoil_mm"][start:stop], 1).tolist(),
-        "rate_cpm": np.round(c["rate_cpm"][start:stop], 1).tolist(),
+        "depth_mm": half_up(c["depth_mm"][start:stop], 1).tolist(),
+        "recoil_mm": half_up(c["recoil_mm"][start:stop], 1).tolist(),
+        "rate_cpm": half_up(c["rate_cpm"][start:stop], 0).tolist(),
         "depth_ok": c["depth_ok"][start:stop].tolist(),
         "rate_ok": c["rate_ok"][start:stop].tolist(),
         "recoil_ok": c["recoil_ok"][start:stop].tolist(),
@@ -153,8 +207,23 @@ def _fmt(v, nd=0):
     return f"{v:.{nd}f}"
 
 
+def _lim(v):
+    """A limit from the standard (50, 0.8 * 100, 10.5) without a spurious decimal."""
+    return f"{round(float(v), 6):g}"
+
+
 def feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
     """The two to four corrections that cost the most points, in Chinese."""
+    items = _quality_feedback(std, res, comp, c)
+    if not res["complete"]:
+        items = [it for it in items if it["code"] != "cycles_incomplete"][:3]
+        items.insert(0, {"code": "attempt_incomplete",
+                         "message": f"未完成规定的 {res['cycles_expected']} 个循环"
+                                    f"（完成 {res['cycles_done']} 个），本次不合格"})
+    return items
+
+
+def _quality_feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
     if res["count"] == 0:
         return [{"code": "no_compressions", "message": "未检测到有效按压，请确认按压位置和力度"}]
     wsum = sum(std.weights.get(k, 0.0) for k, s in comp.items() if s is not None) or 1.0
@@ -177,7 +246,8 @@ def feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
 
     items = []
     depth = c["depth_mm"]
-    dmin, dmax = _fmt(std.depth_min_mm), _fmt(std.depth_max_mm)
+    dmin, dmax = _lim(std.depth_min_mm), _lim(std.depth_max_mm)
+    n = depth.shape[0]
     if depth.shape[0]:
         shallow = float(np.sum(1.0 - c["s_depth"][depth < std.depth_min_mm]))
         deep = float(np.sum(1.0 - c["s_depth"][depth > std.depth_max_mm]))
@@ -186,8 +256,9 @@ def feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
             ld = lost_aspect("depth")
             if shallow >= deep:
                 items.append((ld * shallow / total, "depth_shallow",
-                              f"按压深度不足：平均 {_fmt(res['mean_depth_mm'])} mm，"
-                              f"{_fmt(100 - res['pct_depth_ok'])}% 的按压未达到 {dmin}–{dmax} mm，请垂直用力下压"))
+                              f"按压深度不足：平均 {_fmt(res['mean_depth_mm'], 1)} mm，"
+                              f"{_fmt(_f(np.sum(~c['depth_ok']) / n, 0, 100))}% 的按压未达到 "
+                              f"{dmin}–{dmax} mm，请垂直用力下压"))
             if deep > 0 and (shallow < deep or deep > 0.25 * total):
                 items.append((ld * deep / total, "depth_deep",
                               f"按压过深：部分按压超过 {dmax} mm，目标 {dmin}–{dmax} mm"))
@@ -196,7 +267,8 @@ def feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
         slow = float(np.sum(1.0 - c["s_rate"][c["has_rate"]][rates < std.rate_min_cpm]))
         fast = float(np.sum(1.0 - c["s_rate"][c["has_rate"]][rates > std.rate_max_cpm]))
         lr = lost_aspect("rate")
-        rtxt = f"平均 {_fmt(res['mean_rate_cpm'])} 次/分，目标 {_fmt(std.rate_min_cpm)}–{_fmt(std.rate_max_cpm)} 次/分"
+        rtxt = (f"平均 {_fmt(res['mean_rate_cpm'])} 次/分，"
+                f"目标 {_lim(std.rate_min_cpm)}–{_lim(std.rate_max_cpm)} 次/分")
         if slow + fast > 0:
             if fast >= slow:
                 items.append((lr * fast / (slow + fast), "rate_fast", f"按压频率过快：{rtxt}"))
@@ -204,19 +276,19 @@ def feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
                 items.append((lr * slow / (slow + fast), "rate_slow", f"按压频率过慢：{rtxt}"))
     if lost_aspect("recoil") > 0:
         items.append((lost_aspect("recoil"), "recoil_incomplete",
-                      f"按压后胸廓未充分回弹：{_fmt(100 - res['pct_recoil_ok'])}% 的按压未完全放松，"
+                      f"按压后胸廓未充分回弹：{_fmt(_f(np.sum(~c['recoil_ok']) / n, 0, 100))}% 的按压未完全放松，"
                       f"请避免倚靠胸壁"))
     if lost("pauses") > 0:
         items.append((lost("pauses"), "pause_too_long",
                       f"中断时间过长：最长中断 {_fmt(res['longest_pause_s'], 1)} 秒，"
-                      f"每次中断应不超过 {_fmt(std.pause_max_s)} 秒"))
+                      f"每次中断应不超过 {_lim(std.pause_max_s)} 秒"))
     if lost("ccf") > 0:
         items.append((lost("ccf"), "ccf_low",
-                      f"按压中断过多：按压时间占比 {_fmt(100 * res['ccf'])}%，应不低于 {_fmt(100 * std.ccf_target)}%"))
+                      f"按压中断过多：按压时间占比 {_fmt(_f(res['ccf'], 0, 100))}%，"
+                      f"应不低于 {_lim(100 * std.ccf_target)}%"))
     if comp.get("cycles") is not None and lost("cycles") > 0:
-        n_cyc = len(res["cycles"])
         items.append((lost("cycles"), "cycles_incomplete",
-                      f"按压循环不规范：完成 {n_cyc} 个循环，应为 {std.cycles_expected} 个循环、"
+                      f"按压循环不规范：完成 {res['cycles_done']} 个循环，应为 {std.cycles_expected} 个循环、"
                       f"每个循环按压 {std.compressions_per_cycle} 次"))
     if comp.get("ventilation") is not None and lost("ventilation") > 0:
         b = res.get("breaths") or {}
@@ -226,11 +298,11 @@ def feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
         if not vols:
             msg, code = "未检测到人工呼吸：每个循环应给予 2 次人工呼吸", "breaths_missing"
         elif low >= high and low:
-            msg, code = (f"人工呼吸潮气量不足：目标 {_fmt(std.breath_volume_min_ml)}–"
-                         f"{_fmt(std.breath_volume_max_ml)} mL，见到胸廓起伏即可"), "breath_volume_low"
+            msg, code = (f"人工呼吸潮气量不足：目标 {_lim(std.breath_volume_min_ml)}–"
+                         f"{_lim(std.breath_volume_max_ml)} mL，见到胸廓起伏即可"), "breath_volume_low"
         elif high:
-            msg, code = (f"人工呼吸潮气量过大：目标 {_fmt(std.breath_volume_min_ml)}–"
-                         f"{_fmt(std.breath_volume_max_ml)} mL，避免过度通气"), "breath_volume_high"
+            msg, code = (f"人工呼吸潮气量过大：目标 {_lim(std.breath_volume_min_ml)}–"
+                         f"{_lim(std.breath_volume_max_ml)} mL，避免过度通气"), "breath_volume_high"
         else:
             msg, code = f"人工呼吸次数不正确：每个循环应给予 {std.breaths_per_cycle} 次人工呼吸", "breath_count"
         items.append((lost("ventilation"), code, msg))
@@ -293,9 +365,9 @@ def assemble(std: Standard, c: dict, breaths, t_first: float, t_last: float) -> 
         rr = c["rate_cpm"][a:b + 1][has_rate[a:b + 1]]
         cycles.append({
             "index": r + 1, "t_start": _r(ts[a], 3), "t_end": _r(te[b], 3), "count": b - a + 1,
-            "mean_depth_mm": _r(np.mean(c["depth_mm"][a:b + 1]), 1),
-            "mean_rate_cpm": _r(np.mean(rr), 1) if rr.shape[0] else None,
-            "rest_mm": _r(c["rest_mm"][a], 1),
+            "mean_depth_mm": _h(np.mean(c["depth_mm"][a:b + 1]), 1),
+            "mean_rate_cpm": _h(np.mean(rr), 0) if rr.shape[0] else None,
+            "rest_mm": _h(c["rest_mm"][a], 1),
         })
     breath_block = None
     breath_counts = None
@@ -324,26 +396,30 @@ def assemble(std: Standard, c: dict, breaths, t_first: float, t_last: float) -> 
         "standard_version": std.version,
         "count": n,
         "duration_s": _r(t_last - t_first, 3),
-        "mean_depth_mm": _r(np.mean(c["depth_mm"]), 1) if n else None,
-        "mean_recoil_mm": _r(np.mean(c["recoil_mm"]), 1) if n else None,
-        "mean_rate_cpm": _r(np.mean(rates), 1) if rates.shape[0] else None,
-        "pct_depth_ok": _r(100.0 * np.mean(c["depth_ok"]), 1) if n else 0.0,
-        "pct_rate_ok": _r(100.0 * np.mean(c["rate_ok"][has_rate]), 1) if rates.shape[0] else 0.0,
-        "pct_recoil_ok": _r(100.0 * np.mean(c["recoil_ok"]), 1) if n else 0.0,
+        "mean_depth_mm": _h(np.mean(c["depth_mm"]), 1) if n else None,
+        "mean_recoil_mm": _h(np.mean(c["recoil_mm"]), 1) if n else None,
+        "mean_rate_cpm": _h(np.mean(rates), 0) if rates.shape[0] else None,
+        "pct_depth_ok": _f(100.0 * np.mean(c["depth_ok"]), 1) if n else 0.0,
+        "pct_rate_ok": _f(100.0 * np.mean(c["rate_ok"][has_rate]), 1) if rates.shape[0] else 0.0,
+        "pct_recoil_ok": _f(100.0 * np.mean(c["recoil_ok"]), 1) if n else 0.0,
         "pauses": pauses,
-        "longest_pause_s": _r(max(pause_raw), 2) if pause_raw else 0.0,
-        "ccf": _r(ccf, 3),
+        "longest_pause_s": _h(max(pause_raw), 1) if pause_raw else 0.0,
+        "ccf": _f(ccf, 3),
         "cycles": cycles,
         "breaths": breath_block,
     }
+    done = cycles_done(std, [cy["count"] for cy in cycles])
+    summary["cycles_expected"] = std.cycles_expected
+    summary["cycles_done"] = done
+    summary["complete"] = not std.cycles_expected or done >= std.cycles_expected
     comp = components(
         std, count=n,
         mean_q=np.mean(c["q"]) if n else 0.0,
         ccf=ccf, pause_durations=pause_raw, cycle_counts=[cy["count"] for cy in cycles],
         breaths=None if breaths is None else breaths[1], breath_counts=breath_counts)
-    score = total_score(std, comp)
-    summary["score"] = _r(score, 1)
-    summary["passed"] = bool(round(score, 1) >= std.pass_score)
+    score = floor_to(total_score(std, comp), 1)
+    summary["score"] = score
+    summary["passed"] = bool(summary["complete"] and score >= std.pass_score)
     summary["components"] = {k: _r(v, 3) for k, v in comp.items()}
     summary["feedback"] = feedback(std, summary, comp, c if n else None)
     return SessionResult(standard=std, summary=summary, arrays=c)

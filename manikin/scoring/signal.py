@@ -267,3 +267,48 @@ def quiet_level(values: np.ndarray):
     med = float(np.median(values))
     sel = values[np.abs(values - med) <= QUIET_CLIP_MM]
     return float(sel.mean())
+
+
+# -- zero level from full releases ---------------------------------------------
+RELEASE_WINDOW = 30       # the valleys of the last this many compressions (about one 30:2 cycle)
+RELEASE_ANCHOR = 2        # the cluster is anchored on the third-lowest valley (two odd fits do not move it)
+RELEASE_BAND_MM = 1.5     # valleys this close to the anchor are "full releases"
+
+
+def release_levels(valleys: np.ndarray) -> np.ndarray:
+    """Per compression k, the level of the full releases among the valleys of
+    compressions max(0, k - RELEASE_WINDOW + 1) .. k (its own included, none after it):
+    the median of the valleys within ``RELEASE_BAND_MM`` of the third-lowest one
+    (the lowest with fewer valleys).
+
+    Causal and element-exact (sorting, counting, picking elements, one addition), so
+    the streaming scorer gets bit-identical values with ``release_level`` on its window.
+    """
+    n = valleys.shape[0]
+    if n == 0:
+        return np.empty(0)
+    w = RELEASE_WINDOW
+    padded = np.empty(n + w - 1)
+    padded[:w - 1] = INF
+    padded[w - 1:] = valleys
+    win = np.sort(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
+    rows = np.arange(n)
+    a = win[rows, np.minimum(RELEASE_ANCHOR, rows)]
+    i0 = (win < (a - RELEASE_BAND_MM)[:, None]).sum(axis=1)
+    i1 = (win <= (a + RELEASE_BAND_MM)[:, None]).sum(axis=1) - 1
+    return (win[rows, (i0 + i1) // 2] + win[rows, (i0 + i1 + 1) // 2]) * 0.5
+
+
+def release_level(window) -> float:
+    """``release_levels`` for one compression: ``window`` = the valleys of the last
+    (at most ``RELEASE_WINDOW``) compressions, its own last (plain Python, for streaming)."""
+    s = sorted(window)
+    a = s[min(RELEASE_ANCHOR, len(s) - 1)]
+    lo, hi = a - RELEASE_BAND_MM, a + RELEASE_BAND_MM
+    i0 = 0
+    while s[i0] < lo:
+        i0 += 1
+    i1 = len(s) - 1
+    while s[i1] > hi:
+        i1 -= 1
+    return (s[(i0 + i1) // 2] + s[(i0 + i1 + 1) // 2]) * 0.5

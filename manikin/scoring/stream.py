@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import signal as sg
-from .core import (DETECT_ML, DETECT_MM, QUIET_WINDOW_S, TraceError, as_trace, geometry,
-                   quiet_rest, valley_index)
-from .results import SessionResult, _r, assemble, components, compression_dicts, derive, total_score
+from .core import (DETECT_ML, DETECT_MM, INF, QUIET_ACCEPT_MM, QUIET_WINDOW_S, START_WINDOW_S, TraceError, as_trace,
+                   foot_index, geometry, quiet_rest, release_seen, valley_index)
+from .results import (SessionResult, _f, _h, assemble, components, compression_dicts, cycles_done,
+                      derive, floor_to, total_score)
 from .standards import Standard, resolve_standard
 
 _KEEP_S = 10.0          # always keep at least this much history
@@ -64,7 +65,8 @@ class StreamScorer:
         self._c = {k: [] for k in _C_KEYS}
         self._last_t_end = None
         self._last_t_peak = None
-        self._rest = 0.0
+        self._low = INF         # lowest quiet level seen (before the first compression, in pauses)
+        self._valleys: list = []    # valley levels of the last signal.RELEASE_WINDOW compressions
         self._pauses: list = []
         self._cycle_counts: list = []
         self._breath_cycle: list = []
@@ -161,6 +163,9 @@ class StreamScorer:
             out = self._flush(final=False)
         if out or changed:
             self._summary = self._make_summary()
+        else:
+            self._summary = dict(self._summary)
+        self._summary["duration_s"] = _h(self._t_last - self._t_first, 3)
         return StreamUpdate(out, self._summary)
 
     def finish(self) -> SessionResult:
@@ -171,7 +176,12 @@ class StreamScorer:
             raise TraceError("empty trace: no samples")
         if self._open_peak is not None and self._zz[0] == 0:
             p, tb = self._open_peak
-            self._pending.append((p, tb, self._zz[2]))
+            ta = self._zz[2]
+            base = self._base
+            if release_seen(self._t[:self._len], self._x[:self._len], p - base, ta - base,
+                            self._len - 1):
+                self._pending.append((p, tb, ta))
+            # else: the recording stopped before its release was observed: not a compression
             self._open_peak = None
         self._flush(final=True)
         c = {}
@@ -224,7 +234,10 @@ class StreamScorer:
                                   or t_last > t[u] + sg.FIT_READY_S):
                 break
             self._pending.pop(0)
-            out.append(self._emit(p - base, tb - base, u, hi))
+            pb, tbb = p - base, tb - base
+            if t[pb] - t[tbb] > START_WINDOW_S:
+                tbb = foot_index(t[:self._len], x, tbb, pb)
+            out.append(self._emit(pb, tbb, u, hi))
         return out
 
     def _emit(self, p, tb, u, hi) -> dict:
@@ -237,16 +250,22 @@ class StreamScorer:
         new_run = self._last_t_end is None or (ts - self._last_t_end) > std.pause_threshold_s
         if new_run:
             r = quiet_rest(t, x, ts, self._last_t_end)
-            if r is not None:
-                self._rest = r
+            if r is not None and r < self._low:
+                self._low = r
             if self._last_t_end is not None:
                 self._pauses.append(ts - self._last_t_end)
             self._cycle_counts.append(0)
             prev_tp = math.nan
         else:
             prev_tp = self._last_t_peak
-        c = derive(std, g, np.array([self._rest]), np.array([prev_tp]))
-        c["rest_mm"] = np.array([self._rest])
+        vs = self._valleys
+        vs.append(float(g["valley_level"][0]))
+        if len(vs) > sg.RELEASE_WINDOW:
+            del vs[0]
+        r = sg.release_level(vs)
+        zero = self._low if self._low <= r + QUIET_ACCEPT_MM else r
+        c = derive(std, g, np.array([zero]), np.array([prev_tp]))
+        c["rest_mm"] = np.array([zero])
         for k in _C_KEYS:
             self._c[k].append(c[k][0].item())
         if self._t_start0 is None:
@@ -289,19 +308,25 @@ class StreamScorer:
                           ccf=ccf, pause_durations=self._pauses,
                           cycle_counts=self._cycle_counts, breaths=breaths, breath_counts=counts)
         last_rate = self._c["rate_cpm"][-1] if n else None
+        std = self.standard
+        done = cycles_done(std, self._cycle_counts)
         return {
             "count": n,
-            "mean_depth_mm": _r(s["depth"] / n, 1) if n else None,
-            "mean_rate_cpm": _r(s["rate"] / nr, 1) if nr else None,
-            "pct_depth_ok": _r(100.0 * s["depth_ok"] / n, 1) if n else 0.0,
-            "pct_rate_ok": _r(100.0 * s["rate_ok"] / nr, 1) if nr else 0.0,
-            "pct_recoil_ok": _r(100.0 * s["recoil_ok"] / n, 1) if n else 0.0,
-            "ccf": _r(ccf, 3),
+            "duration_s": _h(self._t_last - self._t_first, 3) if self._t_first is not None else 0.0,
+            "mean_depth_mm": _h(s["depth"] / n, 1) if n else None,
+            "mean_rate_cpm": _h(s["rate"] / nr, 0) if nr else None,
+            "pct_depth_ok": _f(100.0 * s["depth_ok"] / n, 1) if n else 0.0,
+            "pct_rate_ok": _f(100.0 * s["rate_ok"] / nr, 1) if nr else 0.0,
+            "pct_recoil_ok": _f(100.0 * s["recoil_ok"] / n, 1) if n else 0.0,
+            "ccf": _f(ccf, 3),
             "pauses": len(self._pauses),
-            "longest_pause_s": _r(max(self._pauses), 2) if self._pauses else 0.0,
+            "longest_pause_s": _h(max(self._pauses), 1) if self._pauses else 0.0,
             "cycles": len(self._cycle_counts),
+            "cycles_done": done,
+            "cycles_expected": std.cycles_expected,
+            "complete": not std.cycles_expected or done >= std.cycles_expected,
             "breaths": len(self._breath_v) if self._has_volume else None,
-            "score": _r(total_score(self.standard, comp), 1),
-            "last_depth_mm": _r(self._c["depth_mm"][-1], 1) if n else None,
-            "last_rate_cpm": _r(last_rate, 1) if n and last_rate is not None else None,
+            "score": floor_to(total_score(std, comp), 1),
+            "last_depth_mm": _h(self._c["depth_mm"][-1], 1) if n else None,
+            "last_rate_cpm": _h(last_rate, 0) if n and last_rate is not None else None,
         }

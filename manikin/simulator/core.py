@@ -5,7 +5,10 @@ compressions separated by pauses for breaths (and, optionally, long
 interruptions), then a quiet tail. Each compression is a raised-cosine push
 from the previous recoil level to its peak depth and a raised-cosine release to
 its own recoil level (leaning leaves it above rest), followed by a short dwell.
-The last compression of a cycle is released fully (hands off for the breaths).
+The last compression of a cycle is released fully; during the pause for breaths
+the hands come off (the chest at rest), or with ``pause_hands_mm`` stay on the
+chest pressing it a few millimetres and drifting (``pause_drift_mm``), also
+during the lead-in; the next compression then starts from that level.
 Rate, depth and leaning vary from compression to compression, depth fades with
 fatigue. The trace is then sampled like a BLE manikin would: nominal rate
 ``rate_hz`` with clock jitter, lost samples (isolated and in bursts), sensor
@@ -57,6 +60,8 @@ class SimParams:
     loss: float = 0.0                # probability of losing each sample
     burst_loss: float = 0.0          # probability that a lost sample starts a burst (2-4 samples)
     pause_threshold_s: float = 2.0
+    pause_hands_mm: tuple = (0.0, 0.0)   # uniform range of the hands' pressure during pauses and the lead-in
+    pause_drift_mm: float = 0.0      # the hands' level drifts by up to +/- this much over a pause
 
 
 PROFILES: dict[str, SimParams] = {
@@ -71,6 +76,7 @@ PROFILES: dict[str, SimParams] = {
     "erratic": SimParams(rate_cpm=115.0, rate_sd_cpm=14.0, depth_mm=50.0, depth_sd_mm=10.0,
                          lean_mm=3.0, lean_sd_mm=3.0, lean_fraction=0.5, hesitations=3),
     "ventilation": SimParams(ventilation=True),
+    "hands_resting": SimParams(pause_hands_mm=(2.0, 4.0), pause_drift_mm=1.0),
     # sensor conditions, combinable with any profile through overrides
     "noisy": SimParams(noise_mm=0.7, jitter=0.15, loss=0.03, burst_loss=0.3),
 }
@@ -147,7 +153,17 @@ def _schedule(p: SimParams, duration_s: float, rng: np.random.Generator):
     """Compression events (start, push, release, depth, recoil, cycle) and breaths."""
     t = rng.uniform(*p.lead_in_s)
     end_limit = duration_s - rng.uniform(*p.tail_s)
+    hands_on = p.pause_hands_mm[1] > 0
+
+    def hands():
+        if not hands_on:
+            return (0.0, 0.0)
+        return (float(rng.uniform(*p.pause_hands_mm)),
+                float(rng.uniform(-p.pause_drift_mm, p.pause_drift_mm)) if p.pause_drift_mm > 0 else 0.0)
+
+    lead_hands = hands()
     starts, pushes, releases, depths, recoils, cycles = [], [], [], [], [], []
+    pause_hands = []   # per compression: (level, drift) of the hands during the pause after it
     breath_events = []   # (t_start, volume)
     cycle = 0
     n_in_cycle = 0
@@ -179,6 +195,7 @@ def _schedule(p: SimParams, duration_s: float, rng: np.random.Generator):
         depths.append(depth)
         recoils.append(lean)
         cycles.append(cycle)
+        pause_hands.append((0.0, 0.0))
         n_in_cycle += 1
         t_end = t + tp + tr
         dwell = max(0.0, period - tp - tr)
@@ -191,6 +208,7 @@ def _schedule(p: SimParams, duration_s: float, rng: np.random.Generator):
                     breath_events.append((bt, vol))
                     bt += 1.0 + 1.2 + 0.2 * rng.random()
                 pause = max(pause, bt - t_end + 0.3)
+            pause_hands[-1] = hands()
             t = t_end + pause
             cycle += 1
             n_in_cycle = 0
@@ -207,24 +225,33 @@ def _schedule(p: SimParams, duration_s: float, rng: np.random.Generator):
         k += 1
     if recoils:
         recoils[-1] = 0.0          # the session ends: hands off
+        pause_hands[-1] = (0.0, 0.0)
     return (np.array(starts), np.array(pushes), np.array(releases), np.array(depths),
-            np.array(recoils), np.array(cycles, dtype=int), breath_events)
+            np.array(recoils), np.array(cycles, dtype=int), breath_events,
+            np.array(pause_hands, dtype=float).reshape(-1, 2), lead_hands)
 
 
-def _waveform(ts, starts, pushes, releases, depths, recoils):
-    """Clean displacement above rest at times ``ts`` (vectorised)."""
+def _waveform(ts, starts, pushes, releases, depths, recoils, hands=None, lead_hands=(0.0, 0.0)):
+    """Clean displacement above rest at times ``ts`` (vectorised). ``hands``: per
+    compression (level, drift) of the hands resting on the chest in the pause after it."""
     y = np.zeros_like(ts)
     if starts.shape[0] == 0:
         return y
+    if hands is None:
+        hands = np.zeros((starts.shape[0], 2))
+    h_lvl, h_drift = hands[:, 0], hands[:, 1]
     prev_level = np.empty_like(recoils)
     prev_level[0] = 0.0
     prev_level[1:] = recoils[:-1]
-    # after a long gap the chest has gone back to rest: a compression starts from
-    # its predecessor's recoil only if it follows it directly
+    # after a long gap the chest has gone back to rest (or to where the resting hands
+    # hold it): a compression starts from its predecessor's recoil only if it follows it directly
     gap = np.empty_like(starts)
     gap[0] = np.inf
     gap[1:] = starts[1:] - (starts[:-1] + pushes[:-1] + releases[:-1])
-    prev_level = np.where(gap > 0.5, 0.0, prev_level)
+    after_hands = np.empty_like(starts)
+    after_hands[0] = lead_hands[0] + lead_hands[1]
+    after_hands[1:] = h_lvl[:-1] + h_drift[:-1]
+    prev_level = np.where(gap > 0.5, after_hands, prev_level)
     k = np.searchsorted(starts, ts, side="right") - 1
     before = k < 0
     kc = np.clip(k, 0, None)
@@ -238,11 +265,20 @@ def _waveform(ts, starts, pushes, releases, depths, recoils):
     # after the release: hold the recoil level; if the next compression is far
     # (pause), relax to rest over 0.3 s
     nxt = np.append(starts[1:], np.inf)[kc]
-    far = (nxt - (starts[kc] + tp + tr)) > 0.5
+    pause_len = nxt - (starts[kc] + tp + tr)
+    far = pause_len > 0.5
     hold = tau - tp - tr
-    y_after = np.where(far, r * np.clip(1.0 - hold / 0.3, 0.0, 1.0), r)
+    # resting hands settle 0.2-0.6 s after the release, then drift linearly over the pause
+    with np.errstate(invalid="ignore"):
+        frac = np.where(np.isfinite(pause_len), np.clip(hold / np.where(far, pause_len, 1.0), 0, 1), 0.0)
+    h = (h_lvl[kc] + h_drift[kc] * frac) * np.clip((hold - 0.2) / 0.4, 0.0, 1.0)
+    y_after = np.where(far, r * np.clip(1.0 - hold / 0.3, 0.0, 1.0) + h, r)
     y = np.where(push, y_push, np.where(rel, y_rel, y_after))
-    y[before] = 0.0
+    if lead_hands[0] > 0:
+        lead = (lead_hands[0] + lead_hands[1] * np.clip(ts / starts[0], 0.0, 1.0)) * np.clip(ts / 0.4, 0, 1)
+        y[before] = lead[before]
+    else:
+        y[before] = 0.0
     return y
 
 
@@ -281,9 +317,10 @@ def simulate(profile="good", duration_s: float = 120.0, rate_hz: float = 100.0, 
     ``SimParams``; ``overrides``: any ``SimParams`` field (e.g. ``**NOISY``)."""
     p = _params(profile, overrides)
     rng = np.random.default_rng(seed)
-    starts, pushes, releases, depths, recoils, cycles, breath_events = _schedule(p, duration_s, rng)
+    (starts, pushes, releases, depths, recoils, cycles, breath_events, hands,
+     lead_hands) = _schedule(p, duration_s, rng)
     ts = _sample_times(duration_s, rate_hz, p, rng)
-    clean = _waveform(ts, starts, pushes, releases, depths, recoils)
+    clean = _waveform(ts, starts, pushes, releases, depths, recoils, hands, lead_hands)
     offset = float(rng.uniform(0.5, 3.0)) if p.offset_mm is None else float(p.offset_mm)
     x = clean + offset
     if p.noise_mm > 0:
