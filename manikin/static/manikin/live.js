@@ -139,7 +139,7 @@
     };
     ws.onclose = function (e) {
       // Trainee screen hook: a page with data-on-forbidden="event" handles a refused socket itself (shows the
-      // result, waits for the next recording, then sends "live:reconnect"); no "reconnecting" status.
+      // result, waits for the next recording, then reloads); no "reconnecting" status.
       if ((e.code === 4401 || e.code === 4403) && root.dataset.onForbidden === "event") {
         root.dispatchEvent(new CustomEvent("live:forbidden", { detail: { code: e.code } })); return;
       }
@@ -173,5 +173,4 @@
     };
   }
   connect();
-  root.addEventListener("live:reconnect", function () { connect(); });  // trainee screen hook (after live:forbidden)
 })();

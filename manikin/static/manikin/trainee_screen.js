@@ -3,7 +3,7 @@
  *  - "live:recording": a recording started (go live) or stopped (fetch and show its result panel);
  *  - "live:forbidden": the server closed the socket with 4403/4401 (the trainee's recording stopped, so
  *    the trainee may no longer watch): show the result, then poll this page's ?state=1 with backoff
- *    (paused while the screen is hidden) until this viewer's next recording starts, then "live:reconnect";
+ *    (paused while the screen is hidden) until this viewer's next recording starts, then reload (live);
  *  - "live:open" after a reconnect: re-read the state (a stop may have been missed meanwhile).
  * Staff screens keep their socket after a stop, so they wait for the next start without polling. */
 (function () {
@@ -39,8 +39,12 @@
     });
   }
 
+  function liveRecording() { var t = root.querySelector("[data-recording]"); return t ? t.dataset.recording : ""; }
+
   function apply(state) {
-    if (state.active) showLive(); else showResult(state.html);
+    if (!state.active) showResult(state.html);
+    else if (String(state.recording) === liveRecording()) showLive();
+    else window.location.reload();  // a recording this page has not seen start: load it live (tile, socket)
   }
 
   var inflight = null;
@@ -66,7 +70,7 @@
     if (document.hidden) { paused = true; return; }  // resumes on visibilitychange
     getState().then(function (state) {
       if (state === null) { stopWaiting(); return; }
-      if (state.active) { stopWaiting(); showLive(); root.dispatchEvent(new CustomEvent("live:reconnect")); return; }
+      if (state.active) { stopWaiting(); apply(state); return; }
       if (String(state.recording || "") !== shownRecording()) showResult(state.html);
       schedule();
     }).catch(schedule);
