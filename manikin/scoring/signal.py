@@ -273,6 +273,7 @@ def quiet_level(values: np.ndarray):
 RELEASE_WINDOW = 30       # the valleys of the last this many compressions (about one 30:2 cycle)
 RELEASE_ANCHOR = 2        # the cluster is anchored on the third-lowest valley (two odd fits do not move it)
 RELEASE_BAND_MM = 1.5     # valleys this close to the anchor are "full releases"
+_RELEASE_OFFS = np.arange(RELEASE_WINDOW)
 
 
 def release_levels(valleys: np.ndarray) -> np.ndarray:
@@ -287,15 +288,16 @@ def release_levels(valleys: np.ndarray) -> np.ndarray:
     n = valleys.shape[0]
     if n == 0:
         return np.empty(0)
-    w = RELEASE_WINDOW
+    w = min(RELEASE_WINDOW, n)
     padded = np.empty(n + w - 1)
     padded[:w - 1] = INF
     padded[w - 1:] = valleys
-    win = np.sort(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
     rows = np.arange(n)
+    win = padded[rows[:, None] + _RELEASE_OFFS[None, :w]]
+    win.sort(axis=1)
     a = win[rows, np.minimum(RELEASE_ANCHOR, rows)]
-    i0 = (win < (a - RELEASE_BAND_MM)[:, None]).sum(axis=1)
-    i1 = (win <= (a + RELEASE_BAND_MM)[:, None]).sum(axis=1) - 1
+    i0 = np.count_nonzero(win < (a - RELEASE_BAND_MM)[:, None], axis=1)
+    i1 = np.count_nonzero(win <= (a + RELEASE_BAND_MM)[:, None], axis=1) - 1
     return (win[rows, (i0 + i1) // 2] + win[rows, (i0 + i1 + 1) // 2]) * 0.5
 
 

@@ -62,6 +62,7 @@ class SimParams:
     pause_threshold_s: float = 2.0
     pause_hands_mm: tuple = (0.0, 0.0)   # uniform range of the hands' pressure during pauses and the lead-in
     pause_drift_mm: float = 0.0      # the hands' level drifts by up to +/- this much over a pause
+    lead_in_hands: bool = True       # with pause_hands_mm: the hands also rest on the chest in the lead-in
 
 
 PROFILES: dict[str, SimParams] = {
@@ -161,7 +162,7 @@ def _schedule(p: SimParams, duration_s: float, rng: np.random.Generator):
         return (float(rng.uniform(*p.pause_hands_mm)),
                 float(rng.uniform(-p.pause_drift_mm, p.pause_drift_mm)) if p.pause_drift_mm > 0 else 0.0)
 
-    lead_hands = hands()
+    lead_hands = hands() if p.lead_in_hands else (0.0, 0.0)
     starts, pushes, releases, depths, recoils, cycles = [], [], [], [], [], []
     pause_hands = []   # per compression: (level, drift) of the hands during the pause after it
     breath_events = []   # (t_start, volume)
