@@ -190,8 +190,11 @@ def test_console_pages_enforce_permissions(site, client):
     client.force_login(site["examiner"])
     assert client.post(f"/recordings/{rec.pk}/stop/").status_code == 302
     client.force_login(site["trainee"])
-    assert client.get(f"/manikins/{m.pk}/live/").status_code == 404
+    # the trainee screen now shows the trainee's own result (its socket is refused: nothing live to watch)
+    assert client.get(f"/manikins/{m.pk}/live/", {"state": "1"}).json()["recording"] == rec.pk
     assert client.get(f"/recordings/{rec.pk}/").status_code == 200  # their own result
+    client.force_login(site["outsider"])
+    assert client.get(f"/manikins/{m.pk}/live/").status_code == 404
     client.force_login(site["outsider"])
     assert client.get(f"/recordings/{rec.pk}/").status_code == 404
 

@@ -57,7 +57,9 @@ def world(site, regions, make_person):
         "exam_pass": stopped(manikin, trainee, ex, score=85.04, passed=True, purpose=Room.Mode.EXAM,
                              cycles_done=5, cycles_expected=5, complete=True),
         "exam_incomplete": stopped(manikin, trainee, ex, score=88.0, passed=False, purpose=Room.Mode.EXAM,
-                                   cycles_done=3, cycles_expected=5, complete=False),
+                                   cycles_done=3, cycles_expected=5, complete=False,
+                                   feedback=[{"code": "attempt_incomplete", "message": "未完成规定的 5 个循环"},
+                                             *result(0, passed=False)["feedback"]]),
         "practice_fail": stopped(base_manikin, trainee, ex, score=79.96, passed=False),  # an old result: no cycle keys
         "other": stopped(base_manikin, other, ex, score=91.0, passed=True),
     }
@@ -154,7 +156,9 @@ def test_trainee_screen_after_the_stop_shows_the_trainees_own_result(world):
     assert world["examiner"].real_name not in page and 'class="topbar"' not in page
     state = trainee.get(url, {"state": "1"}).json()
     assert state["active"] is False and state["recording"] == world["recs"]["exam_incomplete"].pk
-    assert "88.0" in state["html"] and "按压深度不足" in state["html"] and "第四条建议" not in state["html"]
+    # the verdict says the attempt is incomplete; the three corrections after it follow
+    assert "88.0" in state["html"] and "未完成规定的" not in state["html"]
+    assert state["html"].count("<li>") == 3 and "按压深度不足" in state["html"] and "第四条建议" not in state["html"]
     assert client_for(world["other"]).get(url).status_code == 404
     assert client_for(world["other"]).get(url, {"state": "1"}).status_code == 404
 
