@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 demo: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
+	LMS_DEMO_URL=http://$(HOST):$(PORT) $(PY) manage.py load_demo
 	$(MAKE) serve
 
 serve:

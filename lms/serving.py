@@ -157,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                               start_new_session=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
-    print(f"Serving on http://{args.host}:{args.port}/ (nginx → granian for HTTP, {server.asgi_server} for /ws/; "
-          f"logs in {server.log_path}; Ctrl-C to stop)", flush=True)
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # where a browser here reaches it
+    print(f"Serving on http://{shown_host}:{args.port}/ (nginx → granian for HTTP, {server.asgi_server} for /ws/; "
+          f"logs in {server.log_path}; Ctrl-C to stop)\n"
+          f"Virtual manikins: .venv/bin/python -m manikin.simulate --count 2 --token demo-station-1-token "
+          f"--server ws://{shown_host}:{args.port}", flush=True)
     try:
         while not stopping:
             dead = [name for name, p in server.procs.items() if p.poll() is not None]

@@ -10,6 +10,7 @@ import base64
 import datetime
 import json
 import logging
+import re
 import secrets
 import sys
 import time
@@ -116,6 +117,36 @@ def rotate_station_token(actor, station: Station) -> str:
         # A bridge still connected with the old token is closed at once.
         transaction.on_commit(lambda: live.publish_station(station.pk, {"type": "station.token_rotated"}))
     return token
+
+
+def set_room_mode(actor, room: Room, *, mode: str, standard_id: str) -> Room:
+    """A room admin sets a room's mode (practice or exam) and its standard.
+
+    In exam mode the standard is fixed for every recording of the room and a trainee is required;
+    in practice mode the standard is the console's default (the examiner may pick another).
+    """
+    _require_room_admin(actor, room.organisation)
+    if mode not in Room.Mode.values:
+        raise ValidationError({"mode": [_("Choose practice or exam mode.")]})
+    standard_id = (standard_id or "").strip()
+    if standard_id and standard_id not in list_standards():
+        raise ValidationError({"standard_id": [_("Unknown CPR standard.")]})
+    if mode == Room.Mode.EXAM and not standard_id:
+        raise ValidationError({"standard_id": [_("In exam mode the room needs its standard: please choose one.")]})
+    with transaction.atomic():
+        locked = Room.objects.select_for_update().get(pk=room.pk)
+        before = {"mode": locked.mode, "standard": locked.standard_id}
+        locked.mode, locked.standard_id = mode, standard_id
+        locked.save(update_fields=["mode", "standard_id"])
+        lms_api.record_audit(actor, "manikin.room.set_mode", locked, before=before,
+                             after={"mode": mode, "standard": standard_id})
+    room.mode, room.standard_id = mode, standard_id
+    return room
+
+
+def room_standard_id(room: Room) -> str:
+    """The standard a room's recordings use (exam mode) or offer first (practice mode)."""
+    return room.standard_id if room.standard_id in list_standards() else DEFAULT_STANDARD_ID
 
 
 def assign_manikin(actor, *, station: Station, address: str, label: str = "", protocol: str = "laerdal-qcpr") -> Manikin:
@@ -583,11 +614,69 @@ def recordable_people(actor, room: Room) -> QuerySet:
                                 is_active=True).distinct().order_by("real_name"))
 
 
+TRAINEE_SEARCH_LIMIT = 20
+_ID_TAIL_RE = re.compile(r"^\d{0,3}[\dX]$")
+
+
+def search_recordable_people(actor, room: Room, query: str, *, limit: int = TRAINEE_SEARCH_LIMIT
+                             ) -> tuple[list[User], bool]:
+    """The trainee picker: recordable people of ``room`` whose name contains ``query`` or whose ID-card
+    number ends with it (1 to 4 characters: the masked form keeps the last four visible, so the search
+    reveals nothing the console does not already show). Returns at most ``limit`` people and whether
+    there were more."""
+    qs = recordable_people(actor, room)
+    q = (query or "").strip()
+    if q:
+        cond = Q(real_name__icontains=q)
+        tail = q.upper()
+        if _ID_TAIL_RE.match(tail):
+            cond |= Q(id_card_masked__endswith=tail)
+        qs = qs.filter(cond)
+    people = list(qs.order_by("real_name", "pk")[:limit + 1])
+    return people[:limit], len(people) > limit
+
+
+def room_recordings(actor, room: Room, *, date_from: datetime.date | None = None,
+                    date_to: datetime.date | None = None, trainee: str = "") -> QuerySet:
+    """A room's recordings, newest first, for those who may watch the room; filtered by the local date
+    of their start and by the trainee's name or the last digits of their ID-card number."""
+    if not can_watch_room(actor, room):
+        raise PermissionDenied(_("You cannot see this room's results."))
+    qs = (Recording.objects.filter(manikin__station__room=room)
+          .select_related("trainee", "manikin__station").order_by("-started_at", "-pk"))
+    tz = timezone.get_current_timezone()
+    if date_from:
+        qs = qs.filter(started_at__gte=datetime.datetime.combine(date_from, datetime.time.min, tz))
+    if date_to:
+        qs = qs.filter(started_at__lt=datetime.datetime.combine(date_to + datetime.timedelta(days=1),
+                                                                datetime.time.min, tz))
+    q = (trainee or "").strip()
+    if q:
+        cond = Q(trainee__real_name__icontains=q)
+        if _ID_TAIL_RE.match(q.upper()):
+            cond |= Q(trainee__id_card_masked__endswith=q.upper())
+        qs = qs.filter(cond)
+    return qs
+
+
 def start_recording(actor, manikin: Manikin, *, trainee: User | None = None,
-                    standard_id: str = DEFAULT_STANDARD_ID) -> Recording:
-    room = manikin.station.room
+                    standard_id: str | None = None) -> Recording:
+    """Start a recording on ``manikin``. In an exam-mode room a trainee is required and the room's
+    standard is used (another one is refused); the recording's purpose is the room's mode."""
+    room = Room.objects.get(pk=manikin.station.room_id)
     if not can_watch_room(actor, room):
         raise PermissionDenied(_("You cannot start recordings in this room."))
+    if room.mode == Room.Mode.EXAM:
+        if trainee is None:
+            raise ValidationError({"trainee": [_("This room is in exam mode: practice is not offered. "
+                                                 "Please choose the trainee who takes the exam.")]})
+        fixed = room_standard_id(room)
+        if standard_id and standard_id != fixed:
+            raise ValidationError({"standard_id": [_("This room is in exam mode: its standard is fixed "
+                                                     "by the room's admin.")]})
+        standard_id = fixed
+    elif not standard_id:
+        standard_id = room_standard_id(room)
     if standard_id not in list_standards():
         raise ValidationError({"standard_id": [_("Unknown CPR standard.")]})
     if trainee is not None and not recordable_people(actor, room).filter(pk=trainee.pk).exists():
@@ -595,10 +684,11 @@ def start_recording(actor, manikin: Manikin, *, trainee: User | None = None,
     with transaction.atomic():
         if Recording.objects.select_for_update().filter(manikin=manikin, stopped_at__isnull=True).exists():
             raise ValidationError(_("A recording is already running on this manikin."))
-        rec = Recording.objects.create(manikin=manikin, trainee=trainee, started_by=actor, standard_id=standard_id)
+        rec = Recording.objects.create(manikin=manikin, trainee=trainee, started_by=actor, standard_id=standard_id,
+                                       purpose=room.mode)
         lms_api.record_audit(actor, "manikin.recording.start", rec,
                              after={"manikin": manikin.pk, "trainee": trainee.pk if trainee else None,
-                                    "standard": standard_id})
+                                    "standard": standard_id, "purpose": room.mode})
         transaction.on_commit(lambda: live.publish_recording(rec))
     return rec
 

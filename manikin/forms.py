@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .models import Room
 from .protocols import PROTOCOLS
 from .scoring import DEFAULT_STANDARD_ID, list_standards, load_standard
 
@@ -10,13 +11,45 @@ def standard_choices():
 
 
 class StartRecordingForm(forms.Form):
-    trainee = forms.ModelChoiceField(label=_("Trainee"), queryset=None, required=False, empty_label=_("(practice, no name)"))
-    standard_id = forms.ChoiceField(label=_("Standard"), choices=standard_choices, initial=DEFAULT_STANDARD_ID)
+    """Start a recording: the trainee (chosen in the searchable picker: its id; without script, the typed
+    name or ID-card tail when it matches one person) and, in practice mode, the standard."""
 
-    def __init__(self, *args, people=None, **kwargs):
+    trainee = forms.ModelChoiceField(label=_("Trainee"), queryset=None, required=False, widget=forms.HiddenInput)
+    trainee_q = forms.CharField(label=_("Trainee"), required=False, max_length=64)
+    standard_id = forms.ChoiceField(label=_("Standard"), choices=standard_choices, initial=DEFAULT_STANDARD_ID,
+                                    required=False)
+
+    def __init__(self, *args, people=None, search=None, exam=False, standard_id=DEFAULT_STANDARD_ID, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["trainee"].queryset = people
-        self.fields["trainee"].label_from_instance = lambda u: f"{u.display_name}（{u.id_card_masked or u.username}）"
+        self.search, self.exam = search, exam
+        self.fields["standard_id"].initial = standard_id
+        if exam:
+            del self.fields["standard_id"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        trainee, q = data.get("trainee"), (data.get("trainee_q") or "").strip()
+        if trainee is None and q and self.search is not None:
+            found, _more = self.search(q)
+            if len(found) == 1:
+                data["trainee"] = found[0]
+            elif not found:
+                raise forms.ValidationError(_("No trainee of this region matches “%(q)s”.") % {"q": q})
+            else:
+                raise forms.ValidationError(_("Several trainees match “%(q)s”: please choose one from the list.")
+                                            % {"q": q})
+        if data.get("trainee") is None and self.exam:
+            raise forms.ValidationError(_("This room is in exam mode: practice is not offered. "
+                                          "Please choose the trainee who takes the exam."))
+        return data
+
+
+class RoomModeForm(forms.Form):
+    mode = forms.ChoiceField(label=_("Mode"), choices=Room.Mode.choices, widget=forms.RadioSelect)
+    standard_id = forms.ChoiceField(label=_("Standard"), choices=standard_choices)
 
 
 class StationForm(forms.Form):
@@ -41,3 +74,11 @@ class RoomForm(forms.Form):
     def __init__(self, *args, organisations=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organisation"].queryset = organisations
+
+
+class RoomHistoryForm(forms.Form):
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    trainee = forms.CharField(label=_("Trainee"), required=False, max_length=64,
+                              widget=forms.TextInput(attrs={"placeholder": _("Name or last 4 ID digits"),
+                                                            "type": "search"}))

@@ -50,6 +50,22 @@ def build_parser(prog: str = "python -m manikin.bridge") -> argparse.ArgumentPar
     return p
 
 
+def server_url(value: str) -> tuple[str, str | None]:
+    """The server's WebSocket base URL from ``--server``: ws:// and wss:// as given; an http(s):// URL
+    (a page's address pasted as is) becomes ws(s):// with a note; anything else is an error."""
+    url = (value or "").strip().rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or not rest:
+        raise ValueError(f"--server {value!r} is not a URL: use ws://HOST[:PORT] or wss://HOST")
+    if scheme in ("ws", "wss"):
+        return f"{scheme}://{rest}", None
+    if scheme in ("http", "https"):
+        mapped = f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
+        return mapped, f"--server {url}: using {mapped} (the bridge speaks WebSocket)"
+    raise ValueError(f"--server {value!r}: the scheme must be ws:// or wss:// (or http(s)://, mapped to ws(s)://)")
+
+
 def default_spool_path(token: Optional[str]) -> str:
     """One spool per station token, so that several bridges on one laptop never share a sequence."""
     if not token:
@@ -89,8 +105,15 @@ async def amain(args) -> int:
         print("error: no station token: pass --token or set MANIKIN_STATION_TOKEN "
               "(the station page of the LMS shows it), or use --no-upload", file=sys.stderr)
         return 2
+    try:
+        server, note = server_url(args.server)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        log.warning(note)
     config = BridgeConfig(
-        server=args.server, token=token, spool_path=args.spool or default_spool_path(token),
+        server=server, token=token, spool_path=args.spool or default_spool_path(token),
         devices=[a.strip() for a in args.devices.split(",") if a.strip()],
         connect_all=args.connect_all or bool(args.fake), scan_timeout_s=args.scan_timeout,
         upload=not args.no_upload)

@@ -10,8 +10,12 @@
   var std = JSON.parse(document.getElementById("standard-data").textContent);
   var T = JSON.parse(document.getElementById("live-i18n").textContent);
   var tiles = {};
-
-  function fmt(v, nd) { return (v === null || v === undefined || isNaN(v)) ? "—" : Number(v).toFixed(nd || 0); }
+  // Numbers as shown everywhere (lms/numbers.js): score one decimal rounded down, depth one decimal mm,
+  // rate whole /min, CCF whole percent; a verdict colour is decided on the value shown.
+  var N = window.LMSNumbers;
+  // Server clock minus this screen's clock, so that elapsed times count from the server's start time.
+  var serverNow = parseFloat(root.dataset.serverNow || "");
+  var clockOffset = isNaN(serverNow) ? 0 : serverNow - Date.now() / 1000;
 
   function makeTile(el) {
     var id = parseInt(el.dataset.manikin, 10);
@@ -35,7 +39,14 @@
              { values: function (u, vals) { return vals.map(function (v) { return v; }); }, size: 34, label: "mm", labelSize: 14 }],
       series: [{}, { stroke: "#c8102e", width: 2, points: { show: false } }]
     }, [[], []], chartEl);
-    window.addEventListener("resize", function () { tile.plot.setSize({ width: Math.max(chartEl.clientWidth, 200), height: height }); });
+    var lastWidth = width;
+    function fit() {
+      var w = Math.max(chartEl.clientWidth, 200);
+      if (w !== lastWidth) { lastWidth = w; tile.plot.setSize({ width: w, height: height }); }
+    }
+    // The chart follows its container (a rotated tablet, a narrower column), not just the window.
+    if (window.ResizeObserver) new ResizeObserver(fit).observe(chartEl);
+    else window.addEventListener("resize", fit);
     tiles[id] = tile;
     return tile;
   }
@@ -48,20 +59,51 @@
     if (state !== undefined) el.dataset.state = state;
   }
 
-  function judge(v, lo, hi) { if (v === null || v === undefined) return ""; return v < lo ? "low" : (v > hi ? "high" : "ok"); }
+  // judged on the shown text (the rounded value), so the colour never contradicts the number
+  function judge(shown, lo, hi) {
+    var v = parseFloat(shown); if (isNaN(v)) return "";
+    return v < lo ? "low" : (v > hi ? "high" : "ok");
+  }
+  function scoreState(v) { var s = N.scoreValue(v); return s === null ? "" : (s >= std.pass_score ? "ok" : "low"); }
 
   function onCompression(tile, c) {
-    setText(tile, "depth", fmt(c.depth_mm), judge(c.depth_mm, std.depth_min_mm, std.depth_max_mm));
-    if (c.rate_cpm !== null) setText(tile, "rate", fmt(c.rate_cpm), judge(c.rate_cpm, std.rate_min_cpm, std.rate_max_cpm));
+    var d = N.depth(c.depth_mm);
+    setText(tile, "depth", d, judge(d, std.depth_min_mm, std.depth_max_mm));
+    if (c.rate_cpm !== null && c.rate_cpm !== undefined) {
+      var r = N.rate(c.rate_cpm); setText(tile, "rate", r, judge(r, std.rate_min_cpm, std.rate_max_cpm));
+    }
     setText(tile, "recoil", c.recoil_ok ? T.recoil_ok : T.leaning, c.recoil_ok ? "ok" : "high");
+  }
+
+  function cyclesText(done, expected) {
+    if (done === null || done === undefined) return "—";
+    return expected ? N.count(done) + "/" + N.count(expected) : N.count(done);
   }
 
   function onSummary(tile, s) {
     if (!s) return;
     tile.summary = s;
-    setText(tile, "count", fmt(s.count));
-    setText(tile, "score", fmt(s.score), s.score === null ? "" : (s.score >= std.pass_score ? "ok" : "low"));
-    setText(tile, "ccf", s.ccf === null || s.ccf === undefined ? "—" : fmt(100 * s.ccf) + "%");
+    setText(tile, "count", N.count(s.count));
+    setText(tile, "score", N.score(s.score), scoreState(s.score));
+    setText(tile, "ccf", N.percent(s.ccf));
+    if ("cycles_done" in s) {
+      var enough = s.cycles_expected ? (s.cycles_done >= s.cycles_expected ? "ok" : "") : "";
+      setText(tile, "cycles", cyclesText(s.cycles_done, s.cycles_expected), enough);
+    }
+  }
+
+  function mmss(seconds) {
+    if (seconds === null || isNaN(seconds)) return "—";
+    var s = Math.max(0, Math.floor(seconds)), m = Math.floor(s / 60);
+    return (m < 10 ? "0" : "") + m + ":" + (s % 60 < 10 ? "0" : "") + (s % 60);
+  }
+  function tickElapsed() {
+    var now = Date.now() / 1000 + clockOffset;
+    Object.keys(tiles).forEach(function (k) {
+      var tile = tiles[k], started = parseFloat(tile.el.dataset.startedAt || "");
+      if (!tile.el.dataset.recording || isNaN(started)) return;
+      setText(tile, "elapsed", mmss(now - started));
+    });
   }
 
   function onStatus(tile, st) {
@@ -76,12 +118,27 @@
     tile.el.classList.toggle("recording", !!rec.active);
     setText(tile, "trainee", rec.active ? (rec.trainee || T.practice) : "");
     if (!rec.active) {
-      if (rec.score !== null) setText(tile, "score", fmt(rec.score), rec.passed ? "ok" : "low");
+      if (rec.score !== null) setText(tile, "score", N.score(rec.score), rec.passed ? "ok" : "low");
+      if (rec.started_at && rec.stopped_at) setText(tile, "elapsed", mmss(rec.stopped_at - rec.started_at));
       var fb = tile.el.querySelector('[data-field="feedback"]');
       if (fb) fb.textContent = (rec.feedback || []).map(function (f) { return f.message; }).join("；");
+      var box = tile.el.querySelector("[data-result-box]");
+      if (box) {
+        var verdict = rec.outcome === "cancelled" ? T.cancelled : (rec.outcome === "scored" && rec.passed !== null
+          ? (rec.passed ? T.passed : T.not_passed) : T.unscorable);
+        setText(tile, "verdict", verdict, rec.outcome === "scored" && rec.passed !== null ? (rec.passed ? "ok" : "low") : "");
+        setText(tile, "result-score", N.score(rec.score));
+        var hm = new Date(((rec.stopped_at || Date.now() / 1000 + clockOffset) - clockOffset) * 1000);
+        setText(tile, "result-who", (rec.trainee || T.practice) + " · " +
+          ("0" + hm.getHours()).slice(-2) + ":" + ("0" + hm.getMinutes()).slice(-2));
+        box.hidden = false;
+      }
     } else {
-      ["depth", "rate", "recoil", "count", "score", "ccf"].forEach(function (f) { setText(tile, f, "—", ""); });
+      tile.el.dataset.startedAt = rec.started_at ? String(rec.started_at) : "";
+      ["depth", "rate", "recoil", "count", "score", "ccf", "cycles", "elapsed"].forEach(function (f) { setText(tile, f, "—", ""); });
       var fb2 = tile.el.querySelector('[data-field="feedback"]'); if (fb2) fb2.textContent = "";
+      var box2 = tile.el.querySelector("[data-result-box]"); if (box2) box2.hidden = true;
+      tickElapsed();
     }
     var startForm = tile.el.querySelector("form[data-start]"), stopForm = tile.el.querySelector("form[data-stop]");
     if (startForm && stopForm) {
@@ -125,6 +182,8 @@
       });
     }
     window.requestAnimationFrame(draw);
+  tickElapsed();
+  setInterval(tickElapsed, 1000);
   }
   window.requestAnimationFrame(draw);
 
