@@ -20,7 +20,7 @@ import numpy as np
 from . import signal as sg
 from .core import (DETECT_ML, DETECT_MM, INF, QUIET_ACCEPT_MM, QUIET_WINDOW_S, START_WINDOW_S, TraceError, as_trace,
                    foot_index, geometry, quiet_rest, release_seen, valley_index)
-from .results import (SessionResult, _f, _h, assemble, components, compression_dicts, cycles_done,
+from .results import (SessionResult, _f, _h, _r, assemble, components, compression_dicts, cycles_done,
                       derive, floor_to, total_score)
 from .standards import Standard, resolve_standard
 
@@ -165,7 +165,7 @@ class StreamScorer:
             self._summary = self._make_summary()
         else:
             self._summary = dict(self._summary)
-        self._summary["duration_s"] = _h(self._t_last - self._t_first, 3)
+        self._summary["duration_s"] = _r(self._t_last - self._t_first, 3)
         return StreamUpdate(out, self._summary)
 
     def finish(self) -> SessionResult:
@@ -312,7 +312,7 @@ class StreamScorer:
         done = cycles_done(std, self._cycle_counts)
         return {
             "count": n,
-            "duration_s": _h(self._t_last - self._t_first, 3) if self._t_first is not None else 0.0,
+            "duration_s": _r(self._t_last - self._t_first, 3) if self._t_first is not None else 0.0,
             "mean_depth_mm": _h(s["depth"] / n, 1) if n else None,
             "mean_rate_cpm": _h(s["rate"] / nr, 0) if nr else None,
             "pct_depth_ok": _f(100.0 * s["depth_ok"] / n, 1) if n else 0.0,

@@ -33,7 +33,8 @@ def feed_all(tr, sizes):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(profile=st.sampled_from(["good", "leaning", "pauses", "erratic", "ventilation", "fast"]),
+@given(profile=st.sampled_from(["good", "leaning", "pauses", "erratic", "ventilation", "fast",
+                                "hands_resting"]),
        hz=st.sampled_from([50.0, 73.0, 100.0, 200.0]),
        seed=st.integers(0, 3),
        noisy=st.booleans(),
@@ -111,3 +112,20 @@ def test_long_session_keeps_a_bounded_buffer():
         s.feed(tr.t_s[i:i + 10], tr.depth_mm[i:i + 10])
     assert s._cap <= 8192
     assert s.finish().to_dict() == score_trace(tr.t_s, tr.depth_mm).to_dict()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=st.sampled_from(["good", "leaning", "hands_resting", "erratic"]),
+       seed=st.integers(0, 3), noisy=st.booleans(), stop=st.floats(0.05, 1.0),
+       chunk=st.integers(1, 40))
+def test_stream_equals_batch_when_the_recording_stops_anywhere(profile, seed, noisy, stop, chunk):
+    """Stopped at any sample (often in the middle of a compression): the same compressions are left
+    out by both scorers."""
+    tr = trace(profile, 100.0, seed, noisy)
+    end = max(2, int(stop * tr.t_s.shape[0]))
+    t, x = tr.t_s[:end], tr.depth_mm[:end]
+    batch = score_trace(t, x).to_dict()
+    s = StreamScorer()
+    for a in range(0, end, chunk):
+        s.feed(t[a:a + chunk], x[a:a + chunk])
+    assert s.finish().to_dict() == batch

@@ -82,3 +82,19 @@ def test_csv_export():
     lines = tr.to_csv().splitlines()
     assert lines[0] == "t,depth_mm,volume_ml"
     assert len(lines) == tr.t_s.shape[0] + 1
+
+
+def test_hands_resting_profile():
+    tr = simulate("hands_resting", duration_s=90.0, rate_hz=100.0, seed=2, **CLEAN)
+    T, t, x = tr.truth, tr.t_s, tr.depth_mm
+    assert len(T.pauses) >= 3
+    for p in T.pauses:                       # the hands press the chest 2-4 mm (+/- 1 mm drift)
+        mid = (t > p["t_start"] + 0.7) & (t < p["t_end"] - 0.1)
+        level = x[mid] - T.rest_mm
+        assert 1.0 <= level.min() and level.max() <= 5.0
+    lead = x[(t > 0.5) & (t < T.t_start[0] - 0.05)] - T.rest_mm
+    assert lead.min() > 1.0                  # also before the first compression
+    # between compressions the chest is fully released: the truth (and depth) is from the true rest
+    assert np.all(T.recoil_mm == 0.0)
+    off = simulate("hands_resting", duration_s=30.0, seed=2, lead_in_hands=False, **CLEAN)
+    assert np.allclose(off.depth_mm[off.t_s < off.truth.t_start[0] - 0.05], off.truth.rest_mm)
