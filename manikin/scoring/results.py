@@ -9,6 +9,11 @@ three sub-scores (a compression is only good if it is good in every respect).
 Components: mean compression quality, compression fraction, the longest
 pause, the 30:2 cycle structure and, with a volume channel, ventilation. Components that do not apply (no cycles
 expected, no volume channel) are left out and the weights renormalised.
+
+The score is stored rounded down to 0.1 and ``passed`` is judged on that stored value, and only for a
+complete attempt (``cycles_done >= cycles_expected`` when the standard sets it). Values are stored at the
+precision they are shown (docs/scoring.md, "How numbers are shown"), and the per-compression verdicts
+are judged at that precision.
 """
 
 from __future__ import annotations
@@ -213,7 +218,8 @@ def _lim(v):
 
 
 def feedback(std: Standard, res: dict, comp: dict, c: dict | None) -> list:
-    """The two to four corrections that cost the most points, in Chinese."""
+    """The corrections that cost the most points, in Chinese (at most four); an incomplete
+    attempt (fewer completed cycles than ``cycles_expected``) says so first."""
     items = _quality_feedback(std, res, comp, c)
     if not res["complete"]:
         items = [it for it in items if it["code"] != "cycles_incomplete"][:3]

@@ -250,4 +250,8 @@ def test_ccf_and_pause_feedback_formats():
     longest = max(p["duration_s"] for p in d["pauses"])
     assert d["longest_pause_s"] == pytest.approx(longest, abs=0.051)
     assert f"最长中断 {d['longest_pause_s']:.1f} 秒" in msgs["pause_too_long"]
-    assert math.floor(d["ccf"] * 1000) == d["ccf"] * 1000 or len(repr(d["ccf"])) <= 5
+    a = res.arrays
+    gaps = a["t_start"][1:] - a["t_end"][:-1]
+    raw_ccf = 1.0 - float(gaps[gaps > 2.0].sum()) / float(a["t_end"][-1] - a["t_start"][0])
+    assert d["ccf"] == numbers.floor_to(raw_ccf, 3)            # a 0..1 fraction, rounded down
+    assert numbers.percent(d["ccf"]) == numbers.percent(raw_ccf) == f"{math.floor(raw_ccf * 100)}%"
