@@ -596,3 +596,147 @@ def reset_password(code_id: int | None, *, code: str, new_password: str) -> User
     axes_reset(username=person.get_username())
     ratelimit.clear("password-change", person.pk)
     return person
+
+
+# ---------------------------------------------------------------- personal-data rights (lms.privacy)
+
+
+def record_privacy_consent(actor, *, version: str, sensitive: bool) -> None:
+    """``actor`` agrees to the privacy notice ``version`` (the current one only), with the separate consent
+    to their sensitive personal information (ID-card number, photo; PIPL art. 29). Audited; agreeing again
+    to the same version changes nothing."""
+    from .models import PrivacyConsent
+
+    if not (actor and actor.is_authenticated):
+        raise PermissionDenied(_("Please log in first."))
+    if version != settings.PRIVACY_NOTICE_VERSION:
+        raise ValidationError(_("This version of the privacy notice is no longer current. Please read the current one."))
+    if not sensitive:
+        raise ValidationError({"sensitive": [_("Please also agree to the processing of your ID-card number "
+                                               "and photo: the exams and certificates are in your real name.")]})
+    with transaction.atomic():
+        consent, created = PrivacyConsent.objects.get_or_create(
+            user=actor, version=version, defaults={"sensitive": True, "ip": audit.current_ip()})
+        if created:
+            audit.record(actor, "privacy.consent", actor, after={"version": version, "sensitive": True})
+
+
+EXPORT_FORMATS = ("json", "xlsx")
+
+
+def export_personal_data(actor, *, password: str, fmt: str) -> tuple[bytes, str, str]:
+    """Everything the product holds about ``actor``, from every app's privacy declaration.
+
+    The person's own data only, and only to themselves (the right of access and copy, PIPL art. 45):
+    it includes their ID-card and mobile numbers in clear, so the current password is asked again
+    (a session left open on a shared exam-site tablet does not give the numbers away). At most
+    ``LMS_PRIVACY_EXPORTS_PER_HOUR`` tries an hour (wrong passwords count). Audited as
+    ``privacy.export`` with the format and the number of rows of each declaration, never the content.
+    Returns ``(content, content type, file name)``.
+    """
+    from . import privacy
+
+    if not (actor and actor.is_authenticated):
+        raise PermissionDenied(_("Please log in first."))
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationError({"fmt": [_("Choose JSON or Excel.")]})
+    limit = settings.LMS_PRIVACY_EXPORTS_PER_HOUR
+    if ratelimit.hit("privacy-export", actor.pk, window_s=3600) > limit:
+        audit.record(actor, "privacy.export_refused", actor, after={"limit": limit})
+        raise TooManyAttempts(_("You can download your data %(limit)s times an hour. Please try again later.")
+                              % {"limit": limit})
+    if not actor.check_password(password or ""):
+        raise ValidationError({"password": [_("Your password is wrong.")]})
+    sections = privacy.collect(actor)
+    document = privacy.export_document(actor, sections)
+    audit.record(actor, "privacy.export", actor,
+                 after={"format": fmt, "rows": {s["key"]: len(s["rows"]) for s in sections}})
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if fmt == "json":
+        return privacy.to_json(document), "application/json; charset=utf-8", f"my-data-{stamp}.json"
+    return (privacy.to_xlsx(document), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            f"my-data-{stamp}.xlsx")
+
+
+def can_anonymise(actor, person: User) -> bool:
+    """A system admin anyone but themselves; a region admin a person of their subtree who is neither a
+    system admin nor the admin of a region outside that subtree."""
+    if not (actor and actor.is_authenticated) or actor.pk == person.pk or person.anonymised_at is not None:
+        return False
+    if permissions.is_system_admin(actor):
+        return True
+    if not actor.has_role(Role.REGION_ADMIN) or permissions.is_system_admin(person):
+        return False
+    if not permissions.can_manage_region(actor, person.region):
+        return False
+    return all(permissions.can_manage_region(actor, r) for r in permissions.administered_regions(person))
+
+
+def anonymise_person(actor, person: User, *, reason: str, confirm_name: str) -> User:
+    """Anonymise a person who has left: irreversible. Every app's declaration erases what it may and keeps
+    what the law or certificate verification needs (``lms.privacy``), then the user row is scrubbed: the
+    name becomes "已注销用户 #id", the login name ``deleted-<id>``; ID-card and mobile numbers, e-mail and
+    photo are erased; the password is made unusable, the account inactive, its roles removed and its
+    sessions ended. Exam records stay, attributed to the anonymised person.
+
+    ``reason`` is required (recorded in the audit log) and ``confirm_name`` must be the person's name as
+    shown (the confirmation step). Allowed by :func:`can_anonymise`; otherwise ``PermissionDenied`` and
+    nothing changes. Audited as ``privacy.anonymise`` (without the name: the record outlives it).
+    """
+    from . import privacy
+
+    if not can_anonymise(actor, person):
+        if person.anonymised_at is not None:
+            raise ValidationError(_("This person has already been anonymised."))
+        if actor is not None and actor.pk == person.pk:
+            raise PermissionDenied(_("You cannot anonymise yourself."))
+        raise PermissionDenied(_("You cannot anonymise this person."))
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = [_("Please give the reason (for example: left the organisation on 2026-10-31).")]
+    elif len(reason) > 500:
+        errors["reason"] = [_("Please keep the reason under 500 characters.")]
+    if (confirm_name or "").strip() != person.display_name:
+        errors["confirm_name"] = [_("Type the person's name exactly as shown to confirm.")]
+    if errors:
+        raise ValidationError(errors)
+    counts: dict[str, dict[str, int]] = {}
+    with transaction.atomic():
+        person = User.objects.select_for_update().get(pk=person.pk)
+        if person.anonymised_at is not None:
+            raise ValidationError(_("This person has already been anonymised."))
+        username = person.username
+        for d in privacy.declarations():
+            if d.anonymise is not None:
+                counts[d.key] = d.anonymise(person)
+        counts["lms.profile"] = privacy._anonymise_profile(person)
+        sessions = _end_sessions(person.pk)
+        audit.record(actor, "privacy.anonymise", person, after={
+            "reason": reason, "counts": counts, "sessions_ended": sessions,
+            "declarations": [d.key for d in privacy.declarations()]})
+    from axes.utils import reset as axes_reset
+
+    axes_reset(username=username)
+    person.__dict__.pop("_role_cache", None)
+    return person
+
+
+def _end_sessions(user_id: int) -> int:
+    """Delete the stored sessions of ``user_id`` and tell their open sockets (database sessions)."""
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.models import Session
+
+    from . import access
+
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        return 0  # other engines: the unusable password and inactive account end them at the next request
+    keys = []
+    for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if s.get_decoded().get(SESSION_KEY) == str(user_id):
+            keys.append(s.session_key)
+    Session.objects.filter(session_key__in=keys).delete()
+    for key in keys:
+        transaction.on_commit(lambda key=key: access._send(access.session_group(key), {"type": "access.revoked"}))
+    access.notify_access_changed(user_id)
+    return len(keys)

@@ -13,3 +13,7 @@ class LmsConfig(AppConfig):
         from .security import private_sqlite_files
 
         connection_created.connect(private_sqlite_files, dispatch_uid="lms.private_sqlite_files")
+        # Each app declares the personal data it holds in its own privacy.py (lms.privacy).
+        from django.utils.module_loading import autodiscover_modules
+
+        autodiscover_modules("privacy")

@@ -56,7 +56,7 @@ def core_cards(user) -> list[Card]:
             (_("Mobile number"), user.phone_masked or "—"),
             (_("Roles"), "、".join(str(Role(r).label) for r in sorted(user.role_set)) or "—"),
         ],
-        links=[(_("Change password"), reverse("lms:password_change"))],
+        links=[(_("Change password"), reverse("lms:password_change")), (_("My data"), reverse("lms:my_data"))],
         order=900,
     )
     cards.append(profile)

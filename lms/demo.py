@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
 from . import api, protection
-from .models import Organisation, Region, Role, RoleAssignment, User
+from .models import Organisation, PrivacyConsent, Region, Role, RoleAssignment, User
 
 DATA = Path(__file__).parent / "data" / "zhejiang_regions.json"
 DEMO_PASSWORD = "Demo@2026"
@@ -64,7 +65,11 @@ DEMO_USERS = [
     DemoLogin("inspector", "赵敏", Role.INSPECTOR, ("浙江省", "杭州市"), phone="13900003333"),
     DemoLogin("trainee", "张伟", Role.TRAINEE, ("浙江省", "杭州市", "西湖区"), phone="13700004444"),
     DemoLogin("trainee_nb", "陈静", Role.TRAINEE, ("浙江省", "宁波市", "北仑区"), phone="13700005555"),
+    # Has not agreed to the privacy notice yet: the notice is the first page after signing in.
+    DemoLogin("trainee_new", "林晓", Role.TRAINEE, ("浙江省", "杭州市", "西湖区"), phone="13700006666"),
 ]
+# Every demo login but these has agreed to the current privacy notice (lms.privacy).
+DEMO_NOT_CONSENTED = {"trainee_new"}
 
 DEMO_ORGANISATIONS = [
     ("杭州市红十字应急救护培训基地（演示）", Organisation.Kind.TRAINING_BASE, ("浙江省", "杭州市", "西湖区")),
@@ -117,4 +122,7 @@ def load(stdout=None) -> list[DemoLogin]:
                 RoleAssignment.objects.get_or_create(user=user, role=Role.SYSTEM_ADMIN, region=None)
             elif login.role == Role.REGION_ADMIN:
                 api.assign_role(None, user, Role.REGION_ADMIN, region=_region(*login.admin_region))
+            if login.username not in DEMO_NOT_CONSENTED:
+                PrivacyConsent.objects.get_or_create(user=user, version=settings.PRIVACY_NOTICE_VERSION,
+                                                     defaults={"sensitive": True})
     return DEMO_USERS

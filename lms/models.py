@@ -117,6 +117,9 @@ class User(AbstractUser):
     phone_protected = models.TextField(blank=True, editable=False)
     phone_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     phone_masked = models.CharField(_("mobile number"), max_length=11, blank=True, editable=False)
+    # Set when the person's account was anonymised (lms.privacy): irreversible, the row stays for the
+    # exam records and audit rows that point to it.
+    anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -125,10 +128,14 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def __str__(self) -> str:
-        return self.real_name or self.username
+        return self.display_name if self.anonymised_at is not None else (self.real_name or self.username)
 
     @property
     def display_name(self) -> str:
+        if self.anonymised_at is not None:
+            from django.utils.translation import gettext
+
+            return gettext("Deleted user #%(id)s") % {"id": self.pk}
         return self.real_name or self.get_full_name() or self.username
 
     # Protected fields: set through these, never by assigning the columns directly.
@@ -282,3 +289,25 @@ class OneTimeCode(models.Model):
 
     def is_live(self, now, max_failures: int) -> bool:
         return self.used_at is None and now < self.expires_at and self.failed_attempts < max_failures
+
+
+class PrivacyConsent(models.Model):
+    """A person's agreement to one version of the privacy notice (个人信息保护告知), recorded at sign-in.
+
+    ``sensitive`` is the separate consent (单独同意, PIPL art. 29) to the processing of sensitive
+    personal information: the ID-card number and the photo. Written by ``lms.api.record_privacy_consent``.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="privacy_consents")
+    version = models.CharField(_("notice version"), max_length=32)
+    sensitive = models.BooleanField(_("separate consent to sensitive information"), default=False)
+    agreed_at = models.DateTimeField(_("agreed at"), auto_now_add=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("privacy consent")
+        verbose_name_plural = _("privacy consents")
+        constraints = [models.UniqueConstraint(fields=["user", "version"], name="uniq_privacy_consent_version")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.version} · {self.agreed_at:%Y-%m-%d %H:%M}"

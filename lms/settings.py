@@ -160,6 +160,8 @@ MIDDLEWARE = [
     "lms.security.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "lms.signin.SessionTimeoutMiddleware",
+    # Signed-in people agree to the current privacy notice before anything else (lms.privacy).
+    "lms.privacy.ConsentMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
     # Last: turns a sign-in refused by django-axes into the lockout page (lms.signin.lockout_response).
@@ -288,6 +290,14 @@ EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("DJANGO_EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "noreply@localhost")
+
+# Personal-data rights (lms.privacy, docs/privacy.md): the privacy notice's version (a new version is
+# asked for again at the next request of every signed-in person) and exports per person and hour.
+PRIVACY_NOTICE_VERSION = os.environ.get("LMS_PRIVACY_NOTICE_VERSION", "2026-11")
+LMS_PRIVACY_CONSENT_REQUIRED = True
+# Who people write to about their personal information (shown in the notice).
+LMS_PRIVACY_CONTACT = os.environ.get("LMS_PRIVACY_CONTACT", "所在地红十字会（演示：privacy@example.org）")
+LMS_PRIVACY_EXPORTS_PER_HOUR = int(os.environ.get("LMS_PRIVACY_EXPORTS_PER_HOUR", "5"))
 
 # Exact ID-card or mobile-number searches (lms.api.search_people_by_number): per person and window.
 LMS_NUMBER_SEARCH_LIMIT = int(os.environ.get("LMS_NUMBER_SEARCH_LIMIT", "10"))

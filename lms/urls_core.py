@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import privacy_views, views
 
 app_name = "lms"
 urlpatterns = [
@@ -18,4 +18,7 @@ urlpatterns = [
     path("people/<int:pk>/photo/", views.person_photo, name="person_photo"),
     path("regions/", views.regions, name="regions"),
     path("organisations/", views.organisations, name="organisations"),
+    path("privacy/", privacy_views.notice, name="privacy_notice"),
+    path("my/data/", privacy_views.my_data, name="my_data"),
+    path("people/<int:pk>/anonymise/", privacy_views.anonymise, name="person_anonymise"),
 ]

@@ -45,6 +45,14 @@ def make_person(db):
 
 
 @pytest.fixture(autouse=True)
+def _privacy_consent_not_asked(settings):
+    """People made by tests have not agreed to the privacy notice; only tests/lms/test_privacy.py (which
+    turns this back on) is about that. Servers started by tests (browser, end-to-end) do ask: the demo
+    logins they use have agreed."""
+    settings.LMS_PRIVACY_CONSENT_REQUIRED = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Password hashing is deliberately slow; tests exercise logins, not the hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

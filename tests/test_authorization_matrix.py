@@ -268,6 +268,16 @@ MATRIX: dict[str, Http | Ws] = {
                         # POST imports regions: system admins only (POST {}: the form again, with its error)
                         post={"anonymous": LOGIN, "system_admin": SHOWS, "others": FORBIDDEN}),
     "lms:organisations": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="organisation"),
+    # ---- lms: personal-data rights (lms.privacy)
+    # The notice is public; agreeing needs a sign-in (POST {}: the form again, or on for who has agreed).
+    "lms:privacy_notice": Http(get={"others": OK}, post={"anonymous": LOGIN, "others": OK}),
+    # Everyone's own data only (POST {}: the form again; the export itself needs the password).
+    "lms:my_data": Http(get={"anonymous": LOGIN, "others": OK}),
+    # Region admins in their subtree, system admins; anyone else sees only themselves, and may not.
+    "lms:person_anonymise": Http(
+        get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, NOT_FOUND), "system_admin": OK,
+             "others": scoped(FORBIDDEN, NOT_FOUND)},
+        objects={"pk": "person"}),
     # ---- manikin: rooms, consoles, recordings
     "manikin:rooms": Http(get={"anonymous": LOGIN, (*ADMINS, *STAFF): SHOWS, "others": HIDES}, shows="room",
                           # POST adds a room: region admins (POST {}: the form again)
