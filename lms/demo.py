@@ -125,4 +125,16 @@ def load(stdout=None) -> list[DemoLogin]:
             if login.username not in DEMO_NOT_CONSENTED:
                 PrivacyConsent.objects.get_or_create(user=user, version=settings.PRIVACY_NOTICE_VERSION,
                                                      defaults={"sensitive": True})
+        _demo_person_who_left()
     return DEMO_USERS
+
+
+def _demo_person_who_left() -> None:
+    """A trainee of 西湖区 who left, anonymised by the county admin: the people list shows "已注销用户 #id"."""
+    if User.objects.filter(anonymised_at__isnull=False).exists():
+        return
+    region = _region("浙江省", "杭州市", "西湖区")
+    person = api.create_person(None, username="demo_left", real_name="周离", region=region, phone="13700007777",
+                               id_card=_demo_id_card("330106", "19950505", 199))
+    api.anonymise_person(User.objects.get(username="xihu_admin"), person,
+                         reason="演示：已离开培训体系（2026-10-31）", confirm_name="周离")
