@@ -70,7 +70,10 @@ def console(request, room_id: int):
     last: dict[int, Recording] = {}
     for r in (Recording.objects.filter(manikin__in=manikins, stopped_at__gte=today)
               .select_related("trainee").order_by("-stopped_at")):
-        last.setdefault(r.manikin_id, r)
+        if r.manikin_id not in active and r.manikin_id not in last:
+            seconds = int((r.stopped_at - r.started_at).total_seconds())
+            r.elapsed = f"{seconds // 60:02d}:{seconds % 60:02d}"
+            last[r.manikin_id] = r
     form = _start_form(request, room)
     standard = load_standard(api.room_standard_id(room))
     return render(request, "manikin/console.html", {

@@ -32,6 +32,7 @@ def test_console_shows_live_cpr_and_records_a_score(browser, live_server_proc, s
     page.fill("#id_username", "examiner")
     page.fill("#id_password", DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
+    agree_to_privacy_notice(page)
     page.wait_for_url("**/dashboard/")
     page.get_by_role("link", name="考场一").click()
     page.wait_for_selector("[data-socket-status][data-state=ok]")
@@ -80,8 +81,18 @@ def log_in(browser, server, username, viewport):
     page.fill("#id_username", username)
     page.fill("#id_password", DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
+    agree_to_privacy_notice(page)
     page.wait_for_url("**/dashboard/")
     return context, page
+
+
+def agree_to_privacy_notice(page):
+    """At the first sign-in a person may be asked to agree to the privacy notice first."""
+    page.wait_for_load_state("load")
+    if "/privacy/" in page.url:
+        for box in page.locator("form.privacy-consent input[type=checkbox]").all():
+            box.check()
+        page.locator("form.privacy-consent button.primary").click()
 
 
 def test_trainee_picker_is_searched_and_chosen_with_the_keyboard(browser, live_server_proc):

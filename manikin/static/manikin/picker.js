@@ -58,6 +58,7 @@
     }
     input.addEventListener("input", function () {
       hidden.value = ""; delete box.dataset.chosen;
+      items = []; list.innerHTML = ""; close();  // never act on the results of an older query
       clearTimeout(timer); timer = setTimeout(search, 200);
     });
     input.addEventListener("focus", function () { if (!hidden.value) { clearTimeout(timer); timer = setTimeout(search, 0); } });
