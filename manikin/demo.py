@@ -85,9 +85,13 @@ def load(stdout=None) -> list[tuple[str, str, str]]:
                                            label=f"{station_name[:1] if station_name[0].isdigit() else station_name[-1]}-{i}")
                 out.append((f"{org_name} {room_name}", station_name, token))
     added = load_candidates()
+    from .demo_results import load_results  # the demo trainee's past exam attempts and practice ("My results")
+    results = load_results()
     if stdout is not None:
         if added:
             stdout.write(f"\nDemo exam candidates of 西湖区 added: {added} (no login; find them in the console's trainee picker)\n")
+        if results:
+            stdout.write(f"\nDemo results of the trainee 张伟 added: {results} (exams and practice; login trainee)\n")
         stdout.write("\nDemo stations (run a simulated bridge with: "
                      f".venv/bin/python -m manikin.simulate --count 2 --token TOKEN --server {demo_server_url()})\n")
         for room, station, token in out:

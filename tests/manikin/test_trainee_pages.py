@@ -188,3 +188,25 @@ def test_dashboard_card_uses_the_score_format_and_says_exam_or_practice(world):
     assert "我的心肺复苏成绩" in html
     assert "79.9（不合格）" in html and "80（" not in html
     assert "练习" in html and "培训基地 · 练习室" in html
+
+
+def test_my_results_in_english(world):
+    c = client_for(world["trainee"])
+    c.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    html = c.get(reverse("manikin:my_recordings")).content.decode()
+    assert "My results" in html and ">Exams<" in html
+    assert "Not passed" in html and "Passed" in html and "Incomplete: 3/5 cycles done" in html
+    assert "合格" not in html and "我的成绩" not in html
+
+
+def test_demo_results_of_the_demo_trainee(db):
+    """``make demo``: the demo trainee has exam attempts and practice, passed and not, one incomplete."""
+    from django.core.management import call_command
+
+    call_command("load_demo", stdout=open("/dev/null", "w"))
+    recs = Recording.objects.filter(trainee__username="trainee")
+    assert {r.purpose for r in recs} == {Room.Mode.EXAM, Room.Mode.PRACTICE}
+    assert {r.passed for r in recs} == {True, False}
+    assert any(r.result["complete"] is False for r in recs)
+    call_command("load_demo", stdout=open("/dev/null", "w"))
+    assert Recording.objects.filter(trainee__username="trainee").count() == recs.count()  # once
