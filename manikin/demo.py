@@ -84,7 +84,8 @@ def load(stdout=None) -> list[tuple[str, str, str]]:
                         api.assign_manikin(None, station=station, address=fake_address(i),
                                            label=f"{station_name[:1] if station_name[0].isdigit() else station_name[-1]}-{i}")
                 out.append((f"{org_name} {room_name}", station_name, token))
-    added = load_candidates()
+    with transaction.atomic():
+        added = load_candidates()
     from .demo_results import load_results  # the demo trainee's past exam attempts and practice ("My results")
     results = load_results()
     if stdout is not None:
