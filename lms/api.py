@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, BinaryIO
@@ -47,7 +48,8 @@ class TooManyAttempts(PermissionDenied):
 
 
 def _person_snapshot(user: User) -> dict[str, Any]:
-    return {
+    """What the audit keeps of a person: the numbers only masked, the photo only as present or not."""
+    snapshot = {
         "username": user.username,
         "real_name": user.real_name,
         "region": user.region_id,
@@ -56,12 +58,93 @@ def _person_snapshot(user: User) -> dict[str, Any]:
         "phone": user.phone_masked,
         "is_active": user.is_active,
     }
+    if user.pk:
+        snapshot["photo"] = bool(user.photo)
+        snapshot["roles"] = sorted(f"{a.role}@{a.region_id}" if a.region_id else a.role
+                                   for a in RoleAssignment.objects.filter(user_id=user.pk))
+    return snapshot
+
+
+def grantable_roles(actor) -> list[str]:
+    """The roles ``actor`` may give or take away (inside their subtree): system admin only by system admins."""
+    if actor is None or permissions.is_system_admin(actor):
+        return list(Role.values)
+    if actor.has_role(Role.REGION_ADMIN):
+        return [r for r in Role.values if r != Role.SYSTEM_ADMIN]
+    return []
+
+
+def _new_username() -> str:
+    """A login name for a person registered without one: ``p`` and eight random digits (no personal data)."""
+    while True:
+        name = f"p{secrets.randbelow(10**8):08d}"
+        if not User.objects.filter(username=name).exists():
+            return name
+
+
+def _person_field_errors(actor, *, region, organisation, roles) -> dict[str, list[str]]:
+    """Checks shared by registration and editing (actor None: the system, e.g. the demo loader)."""
+    errors: dict[str, list[str]] = {}
+    if actor is not None and region is None and not permissions.is_system_admin(actor):
+        errors["region"] = [_("Please choose the region.")]
+    if organisation is not None:
+        if actor is not None and not permissions.can_manage_region(actor, organisation.region):
+            errors["organisation"] = [_("This organisation is not in your region.")]
+        elif region is not None and organisation.region_id != region.pk and not (
+                organisation.region.path.startswith(region.path) or region.path.startswith(organisation.region.path)):
+            errors["organisation"] = [_("The organisation is not in this region.")]
+    unknown = [r for r in roles if r not in Role.values]
+    if unknown:
+        errors["roles"] = [_("Unknown role.")]
+    elif actor is not None:
+        allowed = grantable_roles(actor)
+        if any(r not in allowed for r in roles):
+            errors["roles"] = [_("You cannot grant this role.")]
+    if Role.REGION_ADMIN in roles and region is None:
+        errors.setdefault("roles", []).append(_("A region admin needs a region."))
+    return errors
+
+
+def _clean_photo(photo, errors: dict[str, list[str]]):
+    if photo is None:
+        return None
+    from . import photos
+
+    try:
+        return photos.clean_photo(photo)
+    except ValidationError as exc:
+        errors["photo"] = exc.messages
+        return None
+
+
+def _store_photo(user: User, content) -> str:
+    """Save the cleaned photo file (after the row's checks passed); the old file's name is returned."""
+    old = user.photo.name if user.photo else ""
+    user.photo.save(content.name, content, save=False)
+    return old
+
+
+@contextmanager
+def _removing_photo_on_failure(user: User):
+    """If the transaction inside fails after a new photo file was written, the file goes too."""
+    before = user.photo.name if user.photo else ""
+    try:
+        yield
+    except BaseException:
+        if user.photo and user.photo.name != before:
+            user.photo.storage.delete(user.photo.name)
+        raise
+
+
+def _delete_file_on_commit(storage, name: str) -> None:
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 def create_person(
     actor,
     *,
-    username: str,
+    username: str = "",
     real_name: str,
     region: Region | None,
     password: str | None = None,
@@ -69,24 +152,29 @@ def create_person(
     phone: str | None = None,
     organisation: Organisation | None = None,
     roles: Iterable[str] = (Role.TRAINEE,),
+    photo=None,
 ) -> User:
-    """Register a person in ``region``. Region admins may only register people in their subtree."""
+    """Register a person in ``region``: region admins in their subtree only, with the roles they may grant.
+
+    ``username`` empty: one is generated (the person signs in after setting a password through the
+    password reset by text message, with their mobile number). A region-admin role administers ``region``.
+    ``photo``: an upload, stored re-encoded without metadata (``lms.photos``).
+    """
+    roles = list(dict.fromkeys(roles))
     if actor is not None and not permissions.can_manage_region(actor, region):
         raise PermissionDenied(_("You can only register people in your own region."))
-    user = User(username=username.strip(), real_name=real_name.strip(), region=region, organisation=organisation)
+    user = User(username=(username or "").strip(), real_name=(real_name or "").strip(), region=region,
+                organisation=organisation)
     errors: dict[str, list[str]] = {}
     for field, setter, value in (("id_card", user.set_id_card, id_card), ("phone", user.set_phone, phone)):
         try:
             setter(value)
         except ValidationError as exc:
             errors[field] = exc.messages
-    if not user.username:
-        errors["username"] = [_("Please enter a login name.")]
     if not user.real_name:
         errors["real_name"] = [_("Please enter the real name.")]
-    if organisation is not None and region is not None and organisation.region_id != region.pk:
-        if not organisation.region.path.startswith(region.path) and not region.path.startswith(organisation.region.path):
-            errors["organisation"] = [_("The organisation is not in this region.")]
+    errors.update(_person_field_errors(actor, region=region, organisation=organisation, roles=roles))
+    cleaned_photo = _clean_photo(photo, errors)
     if errors:
         raise ValidationError(errors)
     if password:
@@ -94,18 +182,124 @@ def create_person(
     else:
         user.set_unusable_password()
     try:
-        with transaction.atomic():
-            if User.objects.filter(username=user.username).exists():
+        with _removing_photo_on_failure(user), transaction.atomic():
+            if not user.username:
+                user.username = _new_username()
+            elif User.objects.filter(username=user.username).exists():
                 raise ValidationError({"username": [_("This login name is taken.")]})
             if user.id_card_digest and User.objects.filter(id_card_digest=user.id_card_digest).exists():
                 raise ValidationError({"id_card": [_("A person with this ID-card number is already registered.")]})
+            if cleaned_photo is not None:
+                _store_photo(user, cleaned_photo)
             user.save()
             for role in roles:
-                RoleAssignment.objects.create(user=user, role=role)
-            audit.record(actor, "person.create", user, after=_person_snapshot(user) | {"roles": sorted(roles)})
+                RoleAssignment.objects.create(user=user, role=role,
+                                              region=region if role == Role.REGION_ADMIN else None)
+            if Role.SYSTEM_ADMIN in roles:
+                _sync_admin_flags(user)
+            audit.record(actor, "person.create", user, after=_person_snapshot(user))
     except IntegrityError as exc:  # a concurrent registration won the race
-        raise ValidationError(_("This person is already registered.")) from exc
+        raise ValidationError({"id_card": [_("A person with this ID-card number is already registered.")]}
+                              if user.id_card_digest else _("This person is already registered.")) from exc
     return user
+
+
+def can_edit_person(actor, person: User) -> bool:
+    """Whether ``actor`` may change ``person`` (see :func:`update_person`)."""
+    try:
+        _require_editable(actor, person)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def _require_editable(actor, person: User) -> None:
+    if actor is None:
+        return
+    if not permissions.can_manage_region(actor, person.region):
+        raise PermissionDenied(_("You cannot change this person's details."))
+    if permissions.is_system_admin(actor):
+        return
+    if person.is_superuser or person.has_role(Role.SYSTEM_ADMIN):
+        raise PermissionDenied(_("Only a system admin can change a system admin."))
+    for a in person.role_assignments.filter(role=Role.REGION_ADMIN).select_related("region"):
+        if not permissions.can_manage_region(actor, a.region):
+            raise PermissionDenied(_("This person administers a region beyond yours."))
+
+
+def update_person(
+    actor,
+    person: User,
+    *,
+    real_name: str,
+    region: Region | None,
+    organisation: Organisation | None = None,
+    username: str | None = None,
+    id_card: str | None = None,
+    phone: str | None = None,
+    roles: Iterable[str] | None = None,
+    photo=None,
+) -> User:
+    """Change a person's details, roles and photo (their region's admin, or a system admin).
+
+    ``id_card``/``phone`` None or empty: unchanged (they are never shown in clear, so never sent back).
+    ``roles``: the roles the person should hold (None: unchanged); added and removed through
+    :func:`assign_role` and :func:`revoke_role`. One audit record with the masked before and after.
+    """
+    _require_editable(actor, person)
+    if person.anonymised_at is not None:
+        raise ValidationError(_("This person's account has been anonymised; it cannot be changed."))
+    if actor is not None and not permissions.can_manage_region(actor, region):
+        raise PermissionDenied(_("You can only move people within your own region."))
+    roles = None if roles is None else list(dict.fromkeys(roles))
+    changed = User.objects.get(pk=person.pk)
+    before = _person_snapshot(changed)
+    changed.real_name = (real_name or "").strip()
+    changed.region, changed.organisation = region, organisation
+    errors: dict[str, list[str]] = {}
+    if username is not None:
+        changed.username = username.strip()
+        if not changed.username:
+            errors["username"] = [_("Please enter a login name.")]
+    for field, setter, value in (("id_card", changed.set_id_card, id_card), ("phone", changed.set_phone, phone)):
+        if value:
+            try:
+                setter(value)
+            except ValidationError as exc:
+                errors[field] = exc.messages
+    if not changed.real_name:
+        errors["real_name"] = [_("Please enter the real name.")]
+    current = set(changed.role_assignments.values_list("role", flat=True))
+    errors.update(_person_field_errors(actor, region=region, organisation=organisation,
+                                       roles=[] if roles is None else sorted(set(roles) ^ current)))
+    if roles is not None and actor is not None and actor.pk == person.pk and Role.REGION_ADMIN in current \
+            and Role.REGION_ADMIN not in roles and not permissions.is_system_admin(actor):
+        errors.setdefault("roles", []).append(_("You cannot remove your own admin role."))
+    cleaned_photo = _clean_photo(photo, errors)
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with _removing_photo_on_failure(changed), transaction.atomic():
+            if User.objects.filter(username=changed.username).exclude(pk=person.pk).exists():
+                raise ValidationError({"username": [_("This login name is taken.")]})
+            if changed.id_card_digest and User.objects.filter(
+                    id_card_digest=changed.id_card_digest).exclude(pk=person.pk).exists():
+                raise ValidationError({"id_card": [_("A person with this ID-card number is already registered.")]})
+            old_photo = _store_photo(changed, cleaned_photo) if cleaned_photo is not None else ""
+            changed.save()
+            if roles is not None:
+                for a in list(changed.role_assignments.all()):
+                    if a.role not in roles:
+                        revoke_role(actor, a)
+                for role in roles:
+                    if role not in current:
+                        assign_role(actor, changed, role, region=region if role == Role.REGION_ADMIN else None)
+            changed.__dict__.pop("_role_cache", None)
+            audit.record(actor, "person.update", changed, before=before, after=_person_snapshot(changed))
+            _delete_file_on_commit(changed.photo.storage, old_photo)
+    except IntegrityError as exc:
+        raise ValidationError(_("This person was changed at the same time; please try again.")) from exc
+    return changed
 
 
 def update_person_contact(actor, person: User, *, id_card: str | None = None, phone: str | None = None) -> User:

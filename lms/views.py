@@ -25,6 +25,7 @@ from .forms import (
     PasswordResetCodeForm,
     PasswordResetRequestForm,
     PeopleSearchForm,
+    PersonForm,
     RegionImportForm,
 )
 from .models import Organisation, Role, User
@@ -89,7 +90,7 @@ def people(request):
         return render(request, "lms/people.html", context, status=status)
     form = PeopleSearchForm(request.GET or None)
     name = form.cleaned_data.get("name", "") if form.is_valid() else ""
-    qs = api.find_people(request.user, name=name)
+    qs = api.find_people(request.user, name=name).prefetch_related("role_assignments")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     context.update(form=form, page=page, rows=page, listing=True,
                    pager_query=urlencode({"name": name}) if name else "")
@@ -107,7 +108,65 @@ def _person_or_404(user, pk: int) -> User:
 def person(request, pk: int):
     target = _person_or_404(request.user, pk)
     roles = target.role_assignments.select_related("region")
-    return render(request, "lms/person.html", {"person": target, "roles": roles})
+    return render(request, "lms/person.html", {"person": target, "roles": roles,
+                                               "can_edit": api.can_edit_person(request.user, target)})
+
+
+def _person_form(request, person=None):
+    return PersonForm(request.POST or None, request.FILES or None, person=person,
+                      regions=api.visible_regions(request.user).order_by("path"),
+                      organisations=api.visible_organisations(request.user),
+                      roles=api.grantable_roles(request.user))
+
+
+@login_required
+@sensitive_post_parameters("id_card", "phone")
+@require_http_methods(["GET", "POST"])
+def person_new(request):
+    """Register a person (region admins: in their subtree; roles they may grant)."""
+    _require_admin(request.user)
+    form = _person_form(request)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = api.create_person(request.user, password=None, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _(
+                "Registered %(name)s with the login name %(username)s. They set their password themselves: "
+                "on the sign-in page, “Forgotten your password?”, with their mobile number %(phone)s "
+                "(a code comes by text message).") % {
+                "name": created.real_name, "username": created.username, "phone": created.phone_masked})
+            return redirect("lms:person", pk=created.pk)
+    return render(request, "lms/person_form.html", {"form": form, "person": None})
+
+
+@login_required
+@sensitive_post_parameters("id_card", "phone")
+@require_http_methods(["GET", "POST"])
+def person_edit(request, pk: int):
+    _require_admin(request.user)
+    target = _person_or_404(request.user, pk)
+    if not api.can_edit_person(request.user, target):
+        raise PermissionDenied(_("You cannot change this person's details."))
+    form = _person_form(request, person=target)
+    if request.method == "GET":
+        form.initial = {"real_name": target.real_name, "username": target.username, "region": target.region_id,
+                        "organisation": target.organisation_id,
+                        "roles": sorted(set(target.role_assignments.values_list("role", flat=True)))}
+    elif form.is_valid():
+        data = dict(form.cleaned_data)
+        # roles the actor may not grant are not offered in the form: they stay as they are
+        held = set(target.role_assignments.values_list("role", flat=True))
+        data["roles"] = sorted(set(data["roles"]) | (held - set(api.grantable_roles(request.user))))
+        try:
+            api.update_person(request.user, target, **data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Saved the changes to %(name)s.") % {"name": data["real_name"]})
+            return redirect("lms:person", pk=target.pk)
+    return render(request, "lms/person_form.html", {"form": form, "person": target})
 
 
 @login_required

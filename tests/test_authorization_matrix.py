@@ -264,6 +264,12 @@ MATRIX: dict[str, Http | Ws] = {
                        objects={"pk": "person"}),
     "lms:person_photo": Http(get={"anonymous": LOGIN, "system_admin": OK, "others": scoped(OK, NOT_FOUND)},
                              objects={"pk": "person"}),
+    # Registering and editing people: region admins (their subtree) and system admins; POST {}: the form
+    # again with its errors (nothing stored).
+    "lms:person_new": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+    "lms:person_edit": Http(get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, NOT_FOUND), "system_admin": OK,
+                                 "others": FORBIDDEN},
+                            objects={"pk": "person"}),
     "lms:regions": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="region",
                         # POST imports regions: system admins only (POST {}: the form again, with its error)
                         post={"anonymous": LOGIN, "system_admin": SHOWS, "others": FORBIDDEN}),
