@@ -4,6 +4,7 @@ grantable roles and photos stripped of metadata; the Wagtail user editor sends t
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -386,3 +387,19 @@ def test_wagtail_user_editor_sends_admins_to_the_people_pages(world):
     assert User.objects.count() == users
     assert c.get(reverse("wagtailusers_users:delete", args=[p.pk])).status_code == 302
     assert User.objects.filter(pk=p.pk).exists()
+
+
+def test_a_new_person_sets_a_password_through_the_reset_by_text_message(world, settings):
+    settings.LMS_SMS_BACKEND = "lms.sms.LocmemBackend"
+    from lms import sms
+
+    sms.outbox.clear()
+    p = api.create_person(world["xihu_admin"], real_name="新人", region=world["xihu"], phone="13911112222",
+                          id_card=GOOD_ID)
+    assert not p.has_usable_password()
+    code_id = api.request_password_reset("13911112222")
+    assert code_id is not None and len(sms.outbox) == 1
+    code = re.search(r"\b(\d{6})\b", sms.outbox[0].body).group(1)
+    api.reset_password(code_id, code=code, new_password="Fresh-Pass-2026")
+    p.refresh_from_db()
+    assert p.check_password("Fresh-Pass-2026")
