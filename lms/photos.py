@@ -55,6 +55,13 @@ def clean_photo(upload) -> ContentFile:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ValidationError(_("The photo must be a JPEG or PNG image."), code="photo_format") from None
     ext, _mime = FORMATS[fmt]
+    try:
+        return ContentFile(_reencode(img, fmt), name=f"{uuid.uuid4().hex}.{ext}")
+    except (OSError, ValueError):  # an unusual pixel format Pillow cannot convert
+        raise ValidationError(_("The photo must be a JPEG or PNG image."), code="photo_format") from None
+
+
+def _reencode(img: Image.Image, fmt: str) -> bytes:
     if fmt == "JPEG":
         mode = "L" if img.mode in ("L", "1") else "RGB"
     else:
@@ -70,4 +77,4 @@ def clean_photo(upload) -> ContentFile:
         clean.save(out, "JPEG", quality=88, optimize=True)
     else:
         clean.save(out, "PNG", optimize=True)
-    return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{ext}")
+    return out.getvalue()
