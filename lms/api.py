@@ -205,7 +205,9 @@ def create_person(
 
 
 def can_edit_person(actor, person: User) -> bool:
-    """Whether ``actor`` may change ``person`` (see :func:`update_person`)."""
+    """Whether ``actor`` may change ``person`` (see :func:`update_person`); never an anonymised account."""
+    if person.anonymised_at is not None:
+        return False
     try:
         _require_editable(actor, person)
     except PermissionDenied:

@@ -403,3 +403,14 @@ def test_a_new_person_sets_a_password_through_the_reset_by_text_message(world, s
     api.reset_password(code_id, code=code, new_password="Fresh-Pass-2026")
     p.refresh_from_db()
     assert p.check_password("Fresh-Pass-2026")
+
+
+def test_an_anonymised_account_is_not_edited(world):
+    p = world["xihu_trainee"]
+    api.anonymise_person(world["xihu_admin"], p, reason="已离开", confirm_name=p.real_name)
+    p.refresh_from_db()
+    assert not api.can_edit_person(world["xihu_admin"], p)
+    c = client_for(world["xihu_admin"])
+    assert c.get(reverse("lms:person_edit", args=[p.pk])).status_code == 403
+    with pytest.raises(ValidationError):
+        api.update_person(world["xihu_admin"], p, real_name="复活", region=p.region)
