@@ -63,9 +63,18 @@ def core_cards(user) -> list[Card]:
     if user.has_role(Role.TRAINEE) and not (user.role_set - {Role.TRAINEE}):
         cards.append(Card(
             title=_("My training"),
-            text=_("Your classes, online theory modules, exams and certificates will appear here once you are "
-                   "enrolled in a class."),
+            text=_("Available now: your CPR results from the manikins (My results). Coming next, in this order: "
+                   "enrolling in a class with its class code, the online theory modules, the online theory exam, "
+                   "and your first-aider certificate. Your instructor will tell you when your class opens."),
             order=10,
+        ))
+    if user.has_role(Role.INSPECTOR):
+        cards.append(Card(
+            title=_("Quality inspections"),
+            text=_("Coming with the instructor and inspection work: the list of classes and exam sessions in your "
+                   "region, unannounced inspections (飞行检查) filed from a phone with photos and findings, and "
+                   "their follow-up. Until then, inspections are recorded outside this system."),
+            order=11,
         ))
     if user.has_role(Role.REGION_ADMIN) or permissions.is_system_admin(user):
         regions = permissions.visible_regions(user)
@@ -85,7 +94,7 @@ def core_cards(user) -> list[Card]:
                 (_("Regions"), f"{regions.count():,}"),
                 (_("People"), f"{people.count():,}"),
                 (_("Organisations"), f"{orgs.count():,}"),
-                (_("Registered population (%(year)s)") % {"year": latest} if latest else _("Registered population"),
+                (_("Resident population (%(year)s)") % {"year": latest} if latest else _("Resident population"),
                  f"{population:,}" if population else "—"),
             ],
             links=[
