@@ -376,6 +376,9 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx", "zip"]
 # No admin's browser contacts another host: no update check (releases.wagtail.org), no banner
 # pointing to Wagtail's English guide, no Gravatar avatars (gravatar.com).
+# The zones editors need (Wagtail otherwise offers every zone the server knows, including "localtime",
+# which its account page cannot handle).
+WAGTAIL_USER_TIME_ZONES = ["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau", "Asia/Taipei", "UTC"]
 WAGTAIL_ENABLE_UPDATE_CHECK = False
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
 WAGTAIL_GRAVATAR_PROVIDER_URL = None
