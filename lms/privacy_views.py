@@ -45,14 +45,7 @@ class AnonymiseForm(forms.Form):
     confirm_name = forms.CharField(label=gettext_lazy("Type the person's name to confirm"), required=False)
 
 
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            for e in errors:
-                form.add_error(name if name in form.fields else None, e)
-    else:
-        for e in exc.messages:
-            form.add_error(None, e)
+from .views import _add_errors  # noqa: E402  (one way to put an api ValidationError on a form)
 
 
 def _safe_next(request, value: str | None) -> str | None:
