@@ -9,6 +9,7 @@ Errors are ``ValidationError`` (bad input, message in the user's language) or
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -491,7 +492,9 @@ class RegionRow:
     county: str = ""
     code: str = ""
     year: int | None = None
-    registered_population: int | None = None
+    population: int | None = None
+    basis: str = RegionPopulation.Basis.REGISTERED
+    is_demo: bool = False
     source: str = ""
     line: int = 0
 
@@ -511,12 +514,17 @@ def import_regions(actor, rows: Iterable[RegionRow]) -> dict[str, int]:
             errors.append(f"{where}: " + _("the province is missing."))
         if row.county and not row.city:
             errors.append(f"{where}: " + _("a county needs its city."))
-        if (row.year is None) != (row.registered_population is None):
-            errors.append(f"{where}: " + _("give both the year and the registered population, or neither."))
+        if (row.year is None) != (row.population is None):
+            errors.append(f"{where}: " + _("give both the year and the population, or neither."))
         if row.year is not None and not 1949 <= row.year <= 2100:
             errors.append(f"{where}: " + _("the year %(year)s is out of range.") % {"year": row.year})
-        if row.registered_population is not None and row.registered_population < 0:
-            errors.append(f"{where}: " + _("the population cannot be negative."))
+        if row.population is not None and not 0 <= row.population <= 2_000_000_000:
+            errors.append(f"{where}: " + _("the population %(n)s is out of range.") % {"n": row.population})
+        if row.basis not in RegionPopulation.Basis.values:
+            errors.append(f"{where}: " + _("the population basis must be 户籍 (registered) or 常住 (resident)."))
+        if row.code and not re.fullmatch(r"\d{6}(\d{3}|\d{6})?", row.code.strip()):
+            errors.append(f"{where}: " + _("the division code %(code)s is not a 6-, 9- or 12-digit code.")
+                          % {"code": row.code})
     if errors:
         raise ValidationError(errors)
     counts = {"regions_created": 0, "populations_created": 0, "populations_updated": 0}
@@ -530,9 +538,12 @@ def import_regions(actor, rows: Iterable[RegionRow]) -> dict[str, int]:
             if row.year is not None:
                 pop, created = RegionPopulation.objects.update_or_create(
                     region=node, year=row.year,
-                    defaults={"registered_population": row.registered_population, "source": row.source},
+                    defaults={"population": row.population, "basis": row.basis, "is_demo": row.is_demo,
+                              "source": row.source},
                 )
                 counts["populations_created" if created else "populations_updated"] += 1
+        # Siblings stay in 区划代码 order (Region.node_order_by) even when a code was added later.
+        Region.fix_tree(fix_paths=True)
         audit.record(actor, "region.import", object_type="lms.region", object_repr=_("%(n)s rows") % {"n": len(rows)},
                      after=counts)
     return counts
@@ -557,13 +568,21 @@ REGION_XLSX_HEADERS = {
     "county": ("县", "县（市、区）", "县(市、区)", "区县", "county"),
     "code": ("区划代码", "code"),
     "year": ("年份", "year"),
-    "registered_population": ("户籍人口", "registered_population", "population"),
+    "population": ("户籍人口", "常住人口", "人口", "registered_population", "resident_population", "population"),
+    "basis": ("口径", "basis"),
     "source": ("来源", "source"),
 }
+# The population column's header names its basis unless a 口径 column says it row by row.
+_BASIS_OF_HEADER = {"户籍人口": "registered", "registered_population": "registered",
+                    "常住人口": "resident", "resident_population": "resident"}
+_BASIS_WORDS = {"户籍": "registered", "户籍人口": "registered", "registered": "registered",
+                "常住": "resident", "常住人口": "resident", "resident": "resident"}
 
 
 def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
-    """Read an XLSX of regions: a header row (省, 市, 县, 区划代码, 年份, 户籍人口, 来源), one region per row."""
+    """Read an XLSX of regions: a header row (省, 市, 县, 区划代码, 年份, 户籍人口 or 常住人口, 口径, 来源),
+    one region per row. The population column's header (户籍人口 / 常住人口) gives the figures' basis;
+    a 口径 column (户籍 / 常住), when present, gives it row by row."""
     from openpyxl import load_workbook
 
     try:
@@ -582,6 +601,7 @@ def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
             if name in aliases:
                 columns[key] = i
                 break
+    header_basis = _BASIS_OF_HEADER.get(names[columns["population"]], "") if "population" in columns else ""
     if "province" not in columns:
         raise ValidationError(_("The first row must name the columns; the column 省 (province) is missing."))
     out, errors = [], []
@@ -594,7 +614,13 @@ def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
             v = values[i] if i is not None and i < len(values) else None
             return "" if v is None else str(v).strip()
 
-        year, pop = cell("year"), cell("registered_population")
+        year, pop = cell("year"), cell("population")
+        basis_word = cell("basis")
+        basis = _BASIS_WORDS.get(basis_word, basis_word) if basis_word else header_basis
+        if pop and not basis:
+            errors.append(_("Row %(line)s: say whether the population is 户籍 (registered) or 常住 (resident): "
+                            "name the column 户籍人口 or 常住人口, or add a 口径 column.") % {"line": line})
+            continue
         try:
             year_i = int(float(year)) if year else None
             pop_i = int(float(pop.replace(",", ""))) if pop else None
@@ -602,7 +628,8 @@ def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
             errors.append(_("Row %(line)s: year and population must be numbers.") % {"line": line})
             continue
         out.append(RegionRow(province=cell("province"), city=cell("city"), county=cell("county"), code=cell("code"),
-                             year=year_i, registered_population=pop_i, source=cell("source"), line=line))
+                             year=year_i, population=pop_i, basis=basis or RegionPopulation.Basis.REGISTERED,
+                             source=cell("source"), line=line))
     if errors:
         raise ValidationError(errors)
     if not out:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from . import permissions
+from . import numbers, permissions
 from .models import Organisation, RegionPopulation, Role
 
 
@@ -24,6 +24,17 @@ class Card:
     links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
     stats: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
     order: int = 100
+
+
+def population_caption(year: int, resident: int, registered: int, demo: int) -> str:
+    """The label of a sum of population figures: its basis (户籍 / 常住), its year, and whether demo figures are in it."""
+    if resident and not registered:
+        label = _("Resident population (%(year)s)") % {"year": year}
+    elif registered and not resident:
+        label = _("Registered population (%(year)s)") % {"year": year}
+    else:
+        label = _("Population (%(year)s, registered and resident figures mixed)") % {"year": year}
+    return _("%(label)s, includes demo figures") % {"label": label} if demo else label
 
 
 Provider = Callable[[object], list[Card]]
@@ -82,20 +93,23 @@ def core_cards(user) -> list[Card]:
         orgs = permissions.scope(user, Organisation.objects.all())
         top = permissions.administered_regions(user)
         scope_name = "、".join(r.full_name for r in top) if top else _("All regions")
-        latest = (RegionPopulation.objects.filter(region__in=top if top else regions.filter(depth=1))
-                  .order_by("-year").values_list("year", flat=True).first())
-        population = None
+        figures = RegionPopulation.objects.filter(region__in=top if top else regions.filter(depth=1))
+        latest = figures.order_by("-year").values_list("year", flat=True).first()
+        population, population_label = None, _("Population")
         if latest:
-            population = (RegionPopulation.objects.filter(region__in=top if top else regions.filter(depth=1), year=latest)
-                          .aggregate(s=Sum("registered_population"))["s"])
+            agg = figures.filter(year=latest).aggregate(
+                s=Sum("population"), resident=Count("pk", filter=Q(basis=RegionPopulation.Basis.RESIDENT)),
+                registered=Count("pk", filter=Q(basis=RegionPopulation.Basis.REGISTERED)),
+                demo=Count("pk", filter=Q(is_demo=True)))
+            population = agg["s"]
+            population_label = population_caption(latest, agg["resident"], agg["registered"], agg["demo"])
         cards.append(Card(
             title=_("My region: %(name)s") % {"name": scope_name},
             stats=[
                 (_("Regions"), f"{regions.count():,}"),
                 (_("People"), f"{people.count():,}"),
                 (_("Organisations"), f"{orgs.count():,}"),
-                (_("Resident population (%(year)s)") % {"year": latest} if latest else _("Resident population"),
-                 f"{population:,}" if population else "—"),
+                (population_label, numbers.count(population) if population is not None else "—"),
             ],
             links=[
                 (_("People"), reverse("lms:people")),

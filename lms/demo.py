@@ -10,25 +10,28 @@ from django.conf import settings
 from django.db import transaction
 
 from . import api, protection
-from .models import Organisation, PrivacyConsent, Region, Role, RoleAssignment, User
+from .models import Organisation, PrivacyConsent, Region, RegionPopulation, Role, RoleAssignment, User
 
 DATA = Path(__file__).parent / "data" / "zhejiang_regions.json"
 DEMO_PASSWORD = "Demo@2026"
 
 
 def region_rows() -> list[api.RegionRow]:
+    """Zhejiang from the 2020 census: province and city figures are resident (常住) population;
+    county figures are demo figures (the city's split evenly), marked as such wherever shown."""
     data = json.loads(DATA.read_text())
     year, prov = data["year"], data["province"]
-    rows = [api.RegionRow(province=prov["name"], code=prov["code"], year=year,
-                          registered_population=prov["population"], source=data["source_city"])]
+    resident = RegionPopulation.Basis.RESIDENT
+    rows = [api.RegionRow(province=prov["name"], code=prov["code"], year=year, population=prov["population"],
+                          basis=resident, source=data["source_city"])]
     for city in data["cities"]:
         rows.append(api.RegionRow(province=prov["name"], city=city["name"], code=city["code"], year=year,
-                                  registered_population=city["population"], source=data["source_city"]))
+                                  population=city["population"], basis=resident, source=data["source_city"]))
         share, rest = divmod(city["population"], len(city["counties"]))
         for i, county in enumerate(city["counties"]):
-            rows.append(api.RegionRow(province=prov["name"], city=city["name"], county=county, year=year,
-                                      registered_population=share + (1 if i < rest else 0),
-                                      source=data["source_county"]))
+            rows.append(api.RegionRow(province=prov["name"], city=city["name"], county=county["name"],
+                                      code=county["code"], year=year, population=share + (1 if i < rest else 0),
+                                      basis=resident, is_demo=True, source=data["source_county"]))
     return rows
 
 

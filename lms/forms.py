@@ -62,8 +62,8 @@ class PasswordResetCodeForm(_NewPasswordTwice, forms.Form):
 class RegionImportForm(forms.Form):
     file = forms.FileField(
         label=_("Workbook (.xlsx)"),
-        help_text=_("Columns: 省, 市, 县, 区划代码, 年份, 户籍人口, 来源. One region per row; "
-                    "nothing is stored if any row is wrong."),
+        help_text=_("Columns: 省, 市, 县, 区划代码, 年份, 户籍人口 (or 常住人口), 口径 (optional: 户籍 or 常住), 来源. "
+                    "One region per row; nothing is stored if any row is wrong."),
     )
 
 

@@ -165,11 +165,34 @@ class LiveServer:
                     os.killpg(p.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+            wait_group(p.pid)  # a server's workers may outlive its main process by a moment
         self.procs = {}
 
     def restart(self, kill: bool = True) -> None:
         self.stop(kill=kill)
         self.start()
+
+
+def wait_group(pgid: int, timeout_s: float = 10) -> bool:
+    """Wait until no process is left in process group ``pgid``; SIGKILL what is left after ``timeout_s``.
+
+    True when the group is gone (within a second ``timeout_s`` after the SIGKILL)."""
+    killed = False
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        if time.monotonic() > deadline:
+            if killed:
+                return False
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                return True
+            killed, deadline = True, time.monotonic() + timeout_s
+        time.sleep(0.05)
 
 
 def _tcp_open(port: int) -> bool:

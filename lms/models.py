@@ -37,7 +37,7 @@ class Region(MP_Node):
         _("division code"), max_length=12, blank=True, help_text=_("Administrative division code (GB/T 2260), if known")
     )
 
-    node_order_by = ["name"]
+    node_order_by = ["code", "name"]  # siblings in 区划代码 order (see api.import_regions)
 
     class Meta:
         verbose_name = _("region")
@@ -59,20 +59,32 @@ class Region(MP_Node):
 
 
 class RegionPopulation(models.Model):
-    """Registered (户籍) population of a region in a year; the denominator of 普及率 and 每百人救护员数."""
+    """The population of a region in a year: the denominator of 普及率 and 每百人救护员数.
+
+    The targets count registered (户籍) population; the census publishes resident (常住)
+    population. ``basis`` says which one a figure is and every page that shows the figure names
+    it; ``is_demo`` marks made-up figures (demo data) so that nobody takes them for statistics.
+    """
+
+    class Basis(models.TextChoices):
+        REGISTERED = "registered", _("Registered population")
+        RESIDENT = "resident", _("Resident population")
 
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="populations", verbose_name=_("region"))
     year = models.PositiveSmallIntegerField(_("year"))
-    registered_population = models.PositiveIntegerField(_("registered population"))
+    population = models.PositiveIntegerField(_("population"))
+    basis = models.CharField(_("basis"), max_length=16, choices=Basis.choices, default=Basis.REGISTERED)
+    is_demo = models.BooleanField(_("demo figure"), default=False,
+                                  help_text=_("A made-up figure for the demo, not a statistic"))
     source = models.CharField(_("source"), max_length=255, blank=True)
 
     class Meta:
-        verbose_name = _("registered population")
-        verbose_name_plural = _("registered populations")
+        verbose_name = _("population figure")
+        verbose_name_plural = _("population figures")
         constraints = [models.UniqueConstraint(fields=["region", "year"], name="uniq_region_population_year")]
 
     def __str__(self) -> str:
-        return f"{self.region} {self.year}: {self.registered_population}"
+        return f"{self.region} {self.year}: {self.population} ({self.basis})"
 
 
 class Organisation(models.Model):

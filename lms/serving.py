@@ -138,7 +138,7 @@ def nginx_command(run_dir: Path, conf_path: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from lms.liveserver import LiveServer
+    from lms.liveserver import LiveServer, wait_group
 
     parser = argparse.ArgumentParser(description="Serve the product: nginx, WSGI, ASGI, Redis, db_worker.")
     parser.add_argument("host", nargs="?", default="127.0.0.1")
@@ -175,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGTERM)
         server.stop()
+        try:
+            worker.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        wait_group(worker.pid)  # nothing this command started outlives it
     return 0
 
 

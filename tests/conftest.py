@@ -10,10 +10,10 @@ from lms.models import Region, Role
 def regions(db):
     """浙江省 → 杭州市 (西湖区, 上城区), 宁波市 (北仑区)."""
     api.import_regions(None, [
-        api.RegionRow(province="浙江省", code="330000", year=2020, registered_population=64567588),
-        api.RegionRow(province="浙江省", city="杭州市", county="西湖区", year=2020, registered_population=1000000),
-        api.RegionRow(province="浙江省", city="杭州市", county="上城区", year=2020, registered_population=900000),
-        api.RegionRow(province="浙江省", city="宁波市", county="北仑区", year=2020, registered_population=800000),
+        api.RegionRow(province="浙江省", code="330000", year=2020, population=64567588),
+        api.RegionRow(province="浙江省", city="杭州市", county="西湖区", year=2020, population=1000000),
+        api.RegionRow(province="浙江省", city="杭州市", county="上城区", year=2020, population=900000),
+        api.RegionRow(province="浙江省", city="宁波市", county="北仑区", year=2020, population=800000),
     ])
     zj = Region.get_root_nodes().get(name="浙江省")
     hz = zj.get_children().get(name="杭州市")

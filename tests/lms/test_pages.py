@@ -25,8 +25,8 @@ def test_demo_loader_is_idempotent_and_complete(demo_data):
     assert Region.objects.filter(level="county").count() == 90
     assert User.objects.filter(username__in=[d.username for d in demo.DEMO_USERS]).count() == len(demo.DEMO_USERS)
     zj = Region.objects.get(level="province")
-    assert zj.population(2020).registered_population == sum(
-        c.population(2020).registered_population for c in zj.get_children())
+    assert zj.population(2020).population == sum(
+        c.population(2020).population for c in zj.get_children())
 
 
 def test_wrong_password_gets_a_clear_chinese_message(demo_data, client):
@@ -74,3 +74,56 @@ def test_wagtail_admin_is_for_system_admins(demo_data, client):
     client.logout()
     client.post("/login/", {"username": "xihu_admin", "password": demo.DEMO_PASSWORD})
     assert client.get("/admin/").status_code in (302, 403)
+
+
+def test_demo_regions_have_division_codes_in_order_and_demo_figures_say_so(demo_data, client):
+    from lms.models import Region, RegionPopulation
+
+    counties = Region.objects.filter(level="county")
+    assert not counties.filter(code="").exists()
+    for parent in Region.objects.filter(level__in=("province", "city")):
+        codes = [c.code for c in parent.get_children()]
+        assert codes == sorted(codes) and all(c[:4] == parent.code[:4] or parent.level == "province" for c in codes)
+    xihu = Region.objects.get(name="西湖区")
+    assert xihu.code == "330106"
+    assert xihu.population(2020).is_demo and xihu.population(2020).basis == RegionPopulation.Basis.RESIDENT
+    assert not Region.objects.get(name="杭州市").population(2020).is_demo
+    client.login(username="admin", password=demo.DEMO_PASSWORD)
+    page = client.get("/regions/").content.decode()
+    assert "常住人口" in page and "户籍人口" not in page.split("<tbody>")[1]
+    assert page.count(">演示<") == 90  # every county figure is marked as a demo figure
+    assert "11,936,010" in page  # thousands separators
+    assert page.index("上城区") < page.index("拱墅区") < page.index("西湖区") < page.index("建德市")
+
+
+@pytest.mark.parametrize("login,label", [
+    ("zj_admin", "常住人口（2020年）</"),
+    ("xihu_admin", "常住人口（2020年），含演示数字</"),
+])
+def test_the_region_dashboard_names_the_population_basis_and_demo_figures(demo_data, client, login, label):
+    client.login(username=login, password=demo.DEMO_PASSWORD)
+    page = client.get("/dashboard/").content.decode()
+    assert label in page
+
+
+@pytest.mark.parametrize("login,urls", [
+    ("xihu_admin", ["/dashboard/", "/people/", "/people/new/", "/organisations/", "/regions/"]),
+    ("examiner", ["/dashboard/", "/rooms/", "/rooms/1/", "/rooms/1/history/"]),
+    ("trainee", ["/dashboard/", "/my/data/", "/privacy/"]),
+])
+def test_the_english_interface_reads_as_english(demo_data, client, login, urls):
+    """Headings of columns, labels, buttons and the footer are English; Chinese left is data (names, places)."""
+    import re
+
+    client.post("/login/", {"username": login, "password": demo.DEMO_PASSWORD})
+    client.post("/i18n/setlang/", {"language": "en", "next": "/dashboard/"})
+    for url in urls:
+        html = client.get(url).content.decode()
+        html = re.sub(r"<select\b.*?</select>", "", html, flags=re.S)  # choices are data (regions, organisations)
+        chrome = re.findall(r"<(th|label|button|footer|dt)\b[^>]*>(.*?)</\1>", html, flags=re.S)
+        assert chrome, url
+        chinese = [re.sub(r"<[^>]+>", "", text).strip() for _tag, text in chrome
+                   if re.search(r"[\u4e00-\u9fff]", re.sub(r"<[^>]+>", "", text))]
+        # The language switch names Chinese in Chinese (中文), as language pickers do.
+        assert [c for c in chinese if c != "中文"] == [], (url, chinese)
+        assert "First-aid training" in html

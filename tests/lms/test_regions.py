@@ -37,7 +37,7 @@ def test_import_builds_the_tree_and_populations():
     xihu = Region.objects.get(name="西湖区")
     assert xihu.level == "county" and xihu.get_parent().name == "杭州市"
     assert xihu.full_name == "浙江省杭州市西湖区"
-    assert Region.objects.get(name="杭州市").population(2023).registered_population == 8600000
+    assert Region.objects.get(name="杭州市").population(2023).population == 8600000
     # importing again updates instead of duplicating
     counts = api.import_regions_xlsx(None, xlsx([HEADER, ["浙江省", "杭州市", None, None, 2023, 8700000, None]]))
     assert counts == {"regions_created": 0, "populations_created": 0, "populations_updated": 1}
@@ -98,9 +98,54 @@ def test_import_command(tmp_path):
     good = tmp_path / "good.xlsx"
     good.write_bytes(xlsx([HEADER, ["浙江省", "舟山市", "岱山县", None, 2022, 180000, "年鉴"]]).getvalue())
     call_command("import_regions", str(good), stdout=open("/dev/null", "w"))
-    assert Region.objects.get(name="岱山县").population(2022).registered_population == 180000
+    assert Region.objects.get(name="岱山县").population(2022).population == 180000
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(xlsx([HEADER, ["浙江省", None, "某县", None, None, None, None]]).getvalue())
     with pytest.raises(CommandError):
         call_command("import_regions", str(bad))
     assert not Region.objects.filter(name="某县").exists()
+
+
+@pytest.mark.django_db
+def test_the_population_column_header_or_a_basis_column_says_what_the_figure_counts():
+    api.import_regions_xlsx(None, xlsx([
+        ["省", "市", "区划代码", "年份", "常住人口"],
+        ["浙江省", None, "330000", 2020, 64567588],
+        ["浙江省", "杭州市", "330100", 2020, 11936010],
+    ]))
+    assert {p.basis for p in RegionPopulation.objects.all()} == {RegionPopulation.Basis.RESIDENT}
+    api.import_regions_xlsx(None, xlsx([
+        ["省", "市", "年份", "人口", "口径"],
+        ["浙江省", "杭州市", 2023, 8600000, "户籍"],
+        ["浙江省", "宁波市", 2023, 6200000, "常住"],
+    ]))
+    assert Region.objects.get(name="杭州市").population(2023).basis == RegionPopulation.Basis.REGISTERED
+    assert Region.objects.get(name="宁波市").population(2023).basis == RegionPopulation.Basis.RESIDENT
+    # A bare 人口 column without 口径 does not say what it counts: the row is refused, nothing stored.
+    before = RegionPopulation.objects.count()
+    with pytest.raises(ValidationError) as exc:
+        api.import_regions_xlsx(None, xlsx([["省", "市", "年份", "人口"], ["浙江省", "温州市", 2023, 9000000]]))
+    assert "2" in exc.value.messages[0] and "户籍" in exc.value.messages[0]
+    assert RegionPopulation.objects.count() == before and not Region.objects.filter(name="温州市").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", ["3301", "33010A", "3301060"])
+def test_a_malformed_division_code_is_refused(code):
+    with pytest.raises(ValidationError) as exc:
+        api.import_regions_xlsx(None, xlsx([HEADER, ["浙江省", "杭州市", None, code, 2023, 1, None]]))
+    assert any(code in m for m in exc.value.messages)
+    assert Region.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_siblings_are_listed_in_division_code_order_even_when_codes_come_later():
+    # Imported by name first (西湖区 < 上城区 < 滨江区 in no particular code order), codes added by a second import.
+    api.import_regions_xlsx(None, xlsx([HEADER] + [["浙江省", "杭州市", n, None, None, None, None]
+                                                   for n in ("西湖区", "滨江区", "上城区")]))
+    api.import_regions_xlsx(None, xlsx([HEADER] + [["浙江省", "杭州市", n, c, None, None, None]
+                                                   for n, c in (("西湖区", "330106"), ("滨江区", "330108"),
+                                                                ("上城区", "330102"))]))
+    hz = Region.objects.get(name="杭州市")
+    assert [r.name for r in hz.get_children()] == ["上城区", "西湖区", "滨江区"]
+    assert [r.name for r in Region.objects.filter(level="county").order_by("path")] == ["上城区", "西湖区", "滨江区"]

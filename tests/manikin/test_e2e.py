@@ -159,7 +159,10 @@ async def test_the_server_stores_into_its_own_postgresql_database(demo_db, tmp_p
                                    token="demo-station-3-token")
         task = asyncio.create_task(bridge.run())
         await wait_until(lambda: sum(len(f.get("t") or []) for f in sent) > 60, what="1 s of samples")
-        await wait_until(lambda: bridge.spool.count() == 0, what="the frames sent so far acknowledged")
+        # The fleet keeps streaming, so the spool is rarely empty at the instant it is looked at:
+        # wait for acknowledgements (frames gone from the spool), not for an empty spool.
+        await wait_until(lambda: len(sent) - bridge.spool.count() >= 20, timeout_s=60,
+                         what="frames acknowledged by the server")
         bridge.stop()
         await asyncio.wait_for(task, 30)
     finally:

@@ -5,7 +5,7 @@ from lms import api
 
 
 class Command(BaseCommand):
-    help = "Import regions and registered population from an .xlsx (省, 市, 县, 区划代码, 年份, 户籍人口, 来源). All rows or none."
+    help = "Import regions and population from an .xlsx (省, 市, 县, 区划代码, 年份, 户籍人口 or 常住人口, 口径, 来源). All rows or none."
 
     def add_arguments(self, parser):
         parser.add_argument("path")
