@@ -11,4 +11,5 @@ BENCHMARKS = {
     "frames": "manikin.bench_frames:run",
     "stream": "manikin.bench:run",
     "console": "manikin.bench_console:run",
+    "study": "courses.bench:run",
 }

@@ -46,10 +46,17 @@ def _tree_cpu_s(pids: list[int]) -> float:
     return total
 
 
-def _load(url: str, concurrency: int, duration_s: float, pids: list[int]) -> dict:
-    cpu0, t0 = _tree_cpu_s(pids), time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "lms.bench.loadgen", url, "--concurrency", str(concurrency),
-                             "--duration", str(duration_s)], cwd=ROOT, capture_output=True, text=True, check=True)
+def _load(url: str, concurrency: int, duration_s: float, pids: list[int], spec: list[dict] | None = None) -> dict:
+    """Load ``url`` from another process (``lms.bench.loadgen``); ``spec``: per-connection requests (see loadgen)."""
+    argv = [sys.executable, "-m", "lms.bench.loadgen", url, "--concurrency", str(concurrency),
+            "--duration", str(duration_s)]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as spec_file:
+        if spec:
+            json.dump(spec, spec_file)
+            spec_file.flush()
+            argv += ["--spec", spec_file.name]
+        cpu0, t0 = _tree_cpu_s(pids), time.perf_counter()
+        result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)
     cpu_pct = 100 * (_tree_cpu_s(pids) - cpu0) / (time.perf_counter() - t0)
     data = json.loads(result.stdout)
     lat_ms = np.asarray(data["latencies_s"]) * 1000
@@ -60,6 +67,7 @@ def _load(url: str, concurrency: int, duration_s: float, pids: list[int]) -> dic
         "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if len(lat_ms) else None,
         "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if len(lat_ms) else None,
         "server_cpu_pct": round(cpu_pct, 1),
+        "error_kinds": data.get("error_kinds", []),
     }
 
 

@@ -1,7 +1,11 @@
 """A small HTTP/1.1 load generator: N keep-alive connections, for a fixed time, latencies in JSON.
 
 Runs in its own process (``python -m lms.bench.loadgen URL``) so that it does not share
-an interpreter with the server it measures.
+an interpreter with the server it measures. ``--spec FILE`` gives each connection its own
+requests instead (a signed-in person's cookie, several paths in turn, POST bodies): a JSON list
+with one entry per connection, ``{"headers": {...}, "requests": [{"method": "GET", "path": "/x/"},
+{"method": "POST", "path": "/y/", "body": "...", "headers": {...}}, ...]}``; connection i uses
+entry ``i % len(spec)`` and cycles through its requests.
 """
 
 from __future__ import annotations
@@ -13,13 +17,25 @@ import time
 from urllib.parse import urlsplit
 
 
-async def _worker(host: str, port: int, path: str, stop_at: float, latencies: list[float], errors: list[str]):
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: keep-alive\r\n\r\n".encode()
+def _request_bytes(host: str, port: int, method: str, path: str, headers: dict, body: str = "") -> bytes:
+    data = body.encode()
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: keep-alive"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if method != "GET" or data:
+        lines.append(f"Content-Length: {len(data)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+async def _worker(host: str, port: int, requests: list[bytes], stop_at: float, latencies: list[float],
+                  errors: list[str]):
     reader = writer = None
+    i = 0
     while time.perf_counter() < stop_at:
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
+            request = requests[i % len(requests)]
+            i += 1
             t0 = time.perf_counter()
             writer.write(request)
             await writer.drain()
@@ -47,16 +63,24 @@ async def _worker(host: str, port: int, path: str, stop_at: float, latencies: li
         writer.close()
 
 
-async def load(url: str, concurrency: int, duration_s: float) -> dict:
+async def load(url: str, concurrency: int, duration_s: float, spec: list[dict] | None = None) -> dict:
     parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or 80
+    if spec:
+        per_connection = [[_request_bytes(host, port, r.get("method", "GET"), r["path"],
+                                          {**entry.get("headers", {}), **r.get("headers", {})}, r.get("body", ""))
+                           for r in entry["requests"]] for entry in spec]
+    else:
+        per_connection = [[_request_bytes(host, port, "GET", parts.path or "/", {})]]
     latencies: list[float] = []
     errors: list[str] = []
     start = time.perf_counter()
     stop_at = start + duration_s
-    await asyncio.gather(*(_worker(parts.hostname, parts.port or 80, parts.path or "/", stop_at, latencies, errors)
-                           for _ in range(concurrency)))
+    await asyncio.gather(*(_worker(host, port, per_connection[i % len(per_connection)], stop_at, latencies, errors)
+                           for i in range(concurrency)))
     elapsed = time.perf_counter() - start
-    return {"requests": len(latencies), "errors": len(errors), "elapsed_s": elapsed, "latencies_s": latencies}
+    return {"requests": len(latencies), "errors": len(errors), "elapsed_s": elapsed, "latencies_s": latencies,
+            "error_kinds": sorted(set(errors))[:5]}
 
 
 def main() -> None:
@@ -64,8 +88,10 @@ def main() -> None:
     parser.add_argument("url")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--spec", help="JSON file: the requests of each connection (see the module's doc)")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(load(args.url, args.concurrency, args.duration))))
+    spec = json.loads(open(args.spec).read()) if args.spec else None
+    print(json.dumps(asyncio.run(load(args.url, args.concurrency, args.duration, spec))))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+"""Study benchmark: lesson-page views and heartbeats per second with 1,000 published lessons.
+
+``python manage.py bench study`` builds a fresh database (migrations, the demo, then 1,000
+published lesson pages made from the real course's lessons in 10 courses × 10 modules × 10
+lessons, a programme over them and a class with ``TRAINEES`` enrolled trainees, each with a
+signed-in session), starts the product as deployed (``lms.liveserver.LiveServer``: nginx →
+granian, one worker per core) and loads it from another process (``lms.bench.loadgen``), one
+figure at a time, on the same server:
+
+- **yardstick**: ``/healthz``, the trivial view (no session, no database);
+- **lesson views**: each connection a different signed-in trainee, GET of the lesson pages in
+  turn (every request a different lesson of the 1,000);
+- **heartbeats**: each connection a different trainee, POST ``/study/heartbeat/`` (a database
+  write per request: the person's study clock and the lesson's time on task, under a row lock).
+
+Each figure is printed with its ratio to the yardstick; the target for both is at least 0.5.
+The lesson figure is measured again on a second server started with ``LMS_CONTENT_CACHE_S=0``
+(the shared part of a lesson rendered on every request instead of once), the alternative the
+cached rendering was chosen against.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = 1000
+TRAINEES = 32
+
+
+def seed(lessons: int = LESSONS, trainees: int = TRAINEES) -> dict:
+    """Make ``lessons`` published lesson pages and ``trainees`` signed-in, enrolled trainees.
+
+    Runs inside a configured Django process (the benchmark calls it in a subprocess on the
+    benchmark's database). Returns the lesson paths and each trainee's cookie and CSRF token.
+    """
+    import datetime
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils import timezone
+
+    from content.models import CourseIndexPage, CoursePage, LessonPage, ModulePage
+    from courses.models import Enrolment, Programme, ProgrammeModule, TrainingClass
+    from lms import api as lms_api
+    from lms.models import Organisation, PrivacyConsent, Region, Role
+    from lms.signin import SEEN_AT, SIGNED_IN_AT
+
+    index = CourseIndexPage.objects.live().first()
+    models = list(LessonPage.objects.live().order_by("path")[:50])
+    if index is None or not models:
+        raise RuntimeError("the demo course is missing: load_demo must run first")
+    per_course = max(1, lessons // 100)
+    programme = Programme.objects.create(code=f"bench-{secrets.token_hex(3)}", name="压测课程", kind="awareness",
+                                         mode="menu", required_credits=1)
+    n = 0
+    for c in range(10):
+        course = index.add_child(instance=CoursePage(title=f"压测课程{c + 1}", slug=f"bench-course-{c + 1}",
+                                                     summary="压测用课程"))
+        for m in range(10):
+            module = course.add_child(instance=ModulePage(title=f"压测模块{c + 1}-{m + 1}",
+                                                          slug=f"bench-module-{m + 1}", summary="压测用模块"))
+            ProgrammeModule.objects.create(programme=programme, module_page=module, order=c * 10 + m,
+                                           required=False, credits=1, class_hours=1)
+            for k in range(per_course):
+                model = models[n % len(models)]
+                module.add_child(instance=LessonPage(title=f"{model.title}（{n + 1}）", slug=f"bench-lesson-{k + 1}",
+                                                     summary=model.summary, estimated_minutes=model.estimated_minutes,
+                                                     body=model.body.raw_data))
+                n += 1
+    # add_child saves the pages live; a revision makes them look as editors' pages do.
+    for page in LessonPage.objects.filter(slug__startswith="bench-lesson-"):
+        page.save_revision().publish()
+    base = Organisation.objects.filter(kind=Organisation.Kind.TRAINING_BASE).first()
+    today = timezone.localdate()
+    klass = TrainingClass.objects.create(programme=programme, name="压测班", training_base=base, starts_on=today,
+                                         ends_on=today + datetime.timedelta(days=30), capacity=trainees + 10)
+    region = Region.objects.filter(level="county").first()
+    people = []
+    for i in range(trainees):
+        user = lms_api.create_person(None, username=f"bench_trainee_{i}", real_name=f"压测学员{i}", region=region,
+                                     password=secrets.token_urlsafe(12), roles=(Role.TRAINEE,))
+        PrivacyConsent.objects.create(user=user, version=settings.PRIVACY_NOTICE_VERSION, sensitive=True)
+        Enrolment.objects.create(user=user, training_class=klass, source=Enrolment.Source.ADMIN)
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        now = int(timezone.now().timestamp())
+        session[SIGNED_IN_AT] = now
+        session[SEEN_AT] = now
+        session.create()
+        csrf = secrets.token_hex(16)
+        people.append({"cookie": f"sessionid={session.session_key}; csrftoken={csrf}", "csrf": csrf})
+    paths = [p.url_path for p in LessonPage.objects.filter(slug__startswith="bench-lesson-").order_by("path")]
+    ids = list(LessonPage.objects.filter(slug__startswith="bench-lesson-").order_by("path").values_list("id", flat=True))
+    root = index.get_site().root_page.url_path
+    return {"paths": ["/" + p[len(root):] for p in paths], "ids": ids, "people": people}
+
+
+def _seed_in(env: dict) -> dict:
+    code = ("import django, json; django.setup(); from courses.bench import seed; "
+            "print('SEED ' + json.dumps(seed()))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("SEED "))
+    return json.loads(line[5:])
+
+
+def run(out=print, quick: bool = False, concurrency: int = TRAINEES) -> dict:
+    from lms import serving
+    from lms.bench.http import _load
+    from lms.liveserver import LiveServer, prepare_database, server_env
+
+    duration_s = 2.0 if quick else 8.0
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        env = server_env(tmp)
+        prepare_database(tmp, env, demo=True)
+        data = _seed_in(env)
+        paths, ids, people = data["paths"], data["ids"], data["people"]
+        out(f"Study: {len(paths):,} published lessons, {len(people)} signed-in trainees, {concurrency} keep-alive "
+            f"connections from another process, {duration_s:.0f} s per figure, production server "
+            f"(nginx → granian ×{serving.cpu_count()}), {serving.cpu_count()} cores")
+        server = LiveServer(tmp, env, wsgi_workers=None).start()
+        pids = [p.pid for n, p in server.procs.items() if n != "redis"]
+        try:
+            # Warm the cache the way a day of trainees would: every lesson seen once.
+            warm = [{"headers": {"Cookie": people[i % len(people)]["cookie"]},
+                     "requests": [{"path": p} for p in paths[i::len(people)]]} for i in range(len(people))]
+            _load(server.url + "/healthz", concurrency, 3.0 if quick else 10.0, pids, spec=warm)
+            rows = {}
+            rows["yardstick /healthz"] = _load(server.url + "/healthz", concurrency, duration_s, pids)
+            rows["lesson page (signed-in trainee)"] = _load(server.url + "/healthz", concurrency, duration_s, pids,
+                                                            spec=warm)
+            beats = [{"headers": {"Cookie": p["cookie"], "X-CSRFToken": p["csrf"], "Content-Type": "application/json",
+                                  "Origin": server.url, "Referer": server.url + "/"},
+                      "requests": [{"method": "POST", "path": "/study/heartbeat/",
+                                    "body": json.dumps({"lesson": ids[(i * 7 + k) % len(ids)], "visible": True})}
+                                   for k in range(5)]} for i, p in enumerate(people)]
+            rows["heartbeat POST /study/heartbeat/"] = _load(server.url + "/healthz", concurrency, duration_s, pids,
+                                                             spec=beats)
+        finally:
+            server.stop()
+        uncached = LiveServer(tmp, {**env, "LMS_CONTENT_CACHE_S": "0"}, wsgi_workers=None).start()
+        try:
+            rows["lesson page, rendering not cached"] = _load(
+                uncached.url + "/healthz", concurrency, duration_s,
+                [p.pid for n, p in uncached.procs.items() if n != "redis"], spec=warm)
+        finally:
+            uncached.stop()
+    yard = rows["yardstick /healthz"]["rps"]
+    out(f"  {'figure':<36} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server CPU':>11} {'÷ yardstick':>12}")
+    for name, r in rows.items():
+        ratio = r["rps"] / max(yard, 0.1)
+        out(f"  {name:<36} {r['rps']:>8.0f} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['errors']:>7} "
+            f"{r['server_cpu_pct']:>10.0f}% {ratio:>12.2f}" + (f"  {r['error_kinds']}" if r["errors"] else ""))
+    lesson_ratio = rows["lesson page (signed-in trainee)"]["rps"] / max(yard, 0.1)
+    beat_ratio = rows["heartbeat POST /study/heartbeat/"]["rps"] / max(yard, 0.1)
+    out(f"  lesson views ÷ yardstick {lesson_ratio:.2f}, heartbeats ÷ yardstick {beat_ratio:.2f} (target ≥ 0.5 each)")
+    figures.update({
+        "study_lessons": len(paths), "study_results": rows,
+        "study_lesson_vs_yardstick": round(lesson_ratio, 2), "study_heartbeat_vs_yardstick": round(beat_ratio, 2),
+        "study_errors": sum(r["errors"] for r in rows.values()),
+    })
+    return figures
