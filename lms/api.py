@@ -103,6 +103,8 @@ def _person_field_errors(actor, *, region, organisation, roles) -> dict[str, lis
             errors["roles"] = [_("You cannot grant this role.")]
     if Role.REGION_ADMIN in roles and region is None:
         errors.setdefault("roles", []).append(_("A region admin needs a region."))
+    if Role.ORG_ADMIN in roles and organisation is None:
+        errors.setdefault("roles", []).append(_("An organisation admin needs an organisation."))
     return errors
 
 
@@ -195,7 +197,8 @@ def create_person(
             user.save()
             for role in roles:
                 RoleAssignment.objects.create(user=user, role=role,
-                                              region=region if role == Role.REGION_ADMIN else None)
+                                              region=region if role == Role.REGION_ADMIN else None,
+                                              organisation=organisation if role == Role.ORG_ADMIN else None)
             if Role.SYSTEM_ADMIN in roles:
                 _sync_admin_flags(user)
             audit.record(actor, "person.create", user, after=_person_snapshot(user))
@@ -296,7 +299,8 @@ def update_person(
                         revoke_role(actor, a)
                 for role in roles:
                     if role not in current:
-                        assign_role(actor, changed, role, region=region if role == Role.REGION_ADMIN else None)
+                        assign_role(actor, changed, role, region=region if role == Role.REGION_ADMIN else None,
+                                    organisation=organisation if role == Role.ORG_ADMIN else None)
             changed.__dict__.pop("_role_cache", None)
             audit.record(actor, "person.update", changed, before=before, after=_person_snapshot(changed))
             _delete_file_on_commit(changed.photo.storage, old_photo)
@@ -420,15 +424,23 @@ def assign_role(actor, person: User, role: str, *, region: Region | None = None,
         raise PermissionDenied(_("Only a system admin can appoint a system admin."))
     if role == Role.REGION_ADMIN and region is None:
         raise ValidationError({"region": [_("A region admin needs a region.")]})
-    target_region = region or person.region
+    if role == Role.ORG_ADMIN and organisation is None:
+        raise ValidationError({"organisation": [_("An organisation admin needs an organisation.")]})
+    # An organisation admin's scope is the organisation: granted by whoever manages its region.
+    target_region = organisation.region if role == Role.ORG_ADMIN else (region or person.region)
     if actor is not None and not permissions.can_manage_region(actor, target_region):
         raise PermissionDenied(_("You can only grant roles in your own region."))
+    lookup = {"organisation": organisation} if role == Role.ORG_ADMIN else {}
     with transaction.atomic():
         assignment, created = RoleAssignment.objects.get_or_create(
-            user=person, role=role, region=region, defaults={"organisation": organisation}
+            user=person, role=role, region=region, **lookup,
+            defaults={} if lookup else {"organisation": organisation},
         )
         if created:
-            audit.record(actor, "role.assign", person, after={"role": role, "region": region.pk if region else None})
+            after = {"role": role, "region": region.pk if region else None}
+            if role == Role.ORG_ADMIN:
+                after["organisation"] = organisation.pk
+            audit.record(actor, "role.assign", person, after=after)
         if role == Role.SYSTEM_ADMIN:
             _sync_admin_flags(person)
     person.__dict__.pop("_role_cache", None)
@@ -444,7 +456,8 @@ def _sync_admin_flags(person: User) -> None:
 
 
 def revoke_role(actor, assignment: RoleAssignment) -> None:
-    target_region = assignment.region or assignment.user.region
+    target_region = (assignment.organisation.region if assignment.role == Role.ORG_ADMIN and assignment.organisation_id
+                     else assignment.region or assignment.user.region)
     if assignment.role == Role.SYSTEM_ADMIN and not permissions.is_system_admin(actor):
         raise PermissionDenied(_("Only a system admin can remove a system admin."))
     if not permissions.can_manage_region(actor, target_region):

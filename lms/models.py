@@ -20,6 +20,9 @@ class Role(models.TextChoices):
     EXAMINER = "examiner", _("Examiner")
     INSPECTOR = "inspector", _("Inspector")
     REGION_ADMIN = "region_admin", _("Region admin")
+    # 单位管理员: a school's, employer's or training base's admin, scoped by RoleAssignment.organisation;
+    # manages that organisation's classes and their rosters (courses.permissions).
+    ORG_ADMIN = "org_admin", _("Organisation admin")
     SYSTEM_ADMIN = "system_admin", _("System admin")
 
 
@@ -207,10 +210,15 @@ class RoleAssignment(models.Model):
                 condition=~models.Q(role="region_admin") | models.Q(region__isnull=False),
                 name="region_admin_has_region",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(role="org_admin") | models.Q(organisation__isnull=False),
+                name="org_admin_has_organisation",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} · {self.get_role_display()}" + (f" · {self.region}" if self.region_id else "")
+        where = f" · {self.region}" if self.region_id else (f" · {self.organisation}" if self.organisation_id else "")
+        return f"{self.user} · {self.get_role_display()}" + where
 
 
 class AuditQuerySet(models.QuerySet):
@@ -265,12 +273,16 @@ class OneTimeCode(models.Model):
 
     class Purpose(models.TextChoices):
         PASSWORD_RESET = "password_reset", _("Password reset")
+        REGISTRATION = "registration", _("Registration")
 
     class Channel(models.TextChoices):
         SMS = "sms", _("Text message")
         EMAIL = "email", _("E-mail")
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
+    # None for a registration code until the account exists (lms.registration sets it then).
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes", null=True, blank=True)
+    # Registration: the keyed digest (protection.digest) of the number the code was sent to; never the number.
+    phone_digest = models.CharField(max_length=64, blank=True, db_index=True)
     purpose = models.CharField(max_length=32, choices=Purpose.choices)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     salt = models.CharField(max_length=32)
