@@ -373,7 +373,14 @@ CONTENT_SECURITY_POLICY = {
 WAGTAIL_SITE_NAME = _("Red Cross First-Aid Training")
 WAGTAILADMIN_BASE_URL = LMS_BASE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
-WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx", "zip"]
+WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx", "zip", "mp4", "webm", "vtt"]
+# Course illustrations are drawn as SVG (kept as SVG when shown: "preserve-svg" renditions).
+WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp", "svg"]
+# Documents (lesson videos, captions) through Wagtail's permission-checked view with HTTP Range
+# support; behind nginx the file itself goes out through X-Accel-Redirect (content.sendfile).
+SENDFILE_BACKEND = "content.sendfile"
+# Lesson pages: how long the part that is the same for every visitor stays cached (0: not cached).
+CONTENT_LESSON_CACHE_S = int(os.environ.get("LMS_CONTENT_CACHE_S", str(24 * 3600)))
 # No admin's browser contacts another host: no update check (releases.wagtail.org), no banner
 # pointing to Wagtail's English guide, no Gravatar avatars (gravatar.com).
 # The zones editors need (Wagtail otherwise offers every zone the server knows, including "localtime",
