@@ -71,14 +71,7 @@ def core_cards(user) -> list[Card]:
         order=900,
     )
     cards.append(profile)
-    if user.has_role(Role.TRAINEE) and not (user.role_set - {Role.TRAINEE}):
-        cards.append(Card(
-            title=_("My training"),
-            text=_("Available now: your CPR results from the manikins (My results). Coming next, in this order: "
-                   "enrolling in a class with its class code, the online theory modules, the online theory exam, "
-                   "and your first-aider certificate. Your instructor will tell you when your class opens."),
-            order=10,
-        ))
+    # The trainee's "My training" card comes from courses.dashboard (enrolment, next lesson, hours).
     if user.has_role(Role.INSPECTOR):
         cards.append(Card(
             title=_("Quality inspections"),

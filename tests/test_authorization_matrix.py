@@ -323,6 +323,19 @@ MATRIX: dict[str, Http | Ws] = {
                                  ("trainee", "inspector"): NOT_FOUND},
                            objects={"recording_id": "recording"}, data={"reason": "授权矩阵"}),
     "manikin:my_recordings": Http(get={"anonymous": LOGIN, "others": OK}),
+    # ---- courses: the trainee's study (JSON endpoints: a form-encoded POST is not JSON, so 400; the
+    # lesson state of a page that is not a lesson is 404; courses/tests cover enrolled, locked and others)
+    "courses:home": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "courses:enrol": Http(get={"anonymous": LOGIN, "others": OK}),  # POST {}: the form again with its error
+    "courses:choose_modules": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                   post={"anonymous": LOGIN, "others": FORBIDDEN},  # not their enrolment
+                                   objects={"enrolment_id": "enrolment"}, path="/study/enrolments/0/modules/"),
+    "courses:heartbeat": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED}, post={"anonymous": LOGIN, "others": "400"}),
+    "courses:video": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED}, post={"anonymous": LOGIN, "others": "400"}),
+    "courses:answer": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED}, post={"anonymous": LOGIN, "others": "400"}),
+    "courses:lesson_state": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                                 post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                 objects={"lesson_id": "lesson"}, path="/study/lessons/1/state/"),
     # ---- third-party includes, one entry each
     # The Wagtail admin: system admins only; everyone else is sent to its login page.
     "wagtail.admin.urls": Http(get={"system_admin": OK, "others": ADMIN_LOGIN},

@@ -1,0 +1,246 @@
+/* The per-trainee part of a lesson page (see courses/api.py for how the server counts):
+ * - heartbeats every 15 s while the page is visible, one with visible=false when it is hidden;
+ * - each video's played ranges (timeupdate between seeks; a seek starts a new range, so seeking
+ *   ahead plays nothing), posted every ~10 s and on pause, ended and pagehide (fetch keepalive:
+ *   sendBeacon cannot carry the CSRF header);
+ * - practice questions: the answer is checked by the server, which returns the correct choices
+ *   and the explanation (the page does not contain them);
+ * - .lesson-progress filled from the lesson's state endpoint.
+ * No inline script (CSP): this file is loaded with <script defer>. */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  var article = document.querySelector("article.lesson[data-lesson-id]");
+  if (!article) return;
+  // The styles of the parts this script fills, next to it (the lesson template need not link them).
+  if (script && script.src && !document.querySelector("link[href*='courses/study.css']")) {
+    var css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = script.src.replace(/study\.js(\?.*)?$/, "study.css");
+    document.head.appendChild(css);
+  }
+  var lessonId = parseInt(article.getAttribute("data-lesson-id"), 10);
+  var base = (article.getAttribute("data-study-url") || "/study/").replace(/\/?$/, "/");
+  var progressBox = document.querySelector(".lesson-progress[data-state-url]");
+  var zh = (document.documentElement.lang || "zh").toLowerCase().indexOf("zh") === 0;
+  var BEAT_MS = 15000, VIDEO_POST_MS = 10000;
+  var locked = false;
+
+  function t(zhText, enText) { return zh ? zhText : enText; }
+
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) return decodeURIComponent(m[1]);
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function post(path, body, keepalive) {
+    return fetch(base + path, {
+      method: "POST", credentials: "same-origin", keepalive: !!keepalive,
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json"},
+      body: JSON.stringify(body)
+    }).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (resp.status === 403) showLocked(data.error);
+        if (!resp.ok) { var e = new Error(data.error || resp.statusText); e.status = resp.status; throw e; }
+        return data;
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- progress box
+
+  function el(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  function showLocked(message) {
+    if (locked || !progressBox) return;
+    locked = true;
+    progressBox.textContent = "";
+    progressBox.appendChild(el("p", "lesson-locked", message || t("你还不能学习本课。", "You may not study this lesson yet.")));
+    var a = el("a", "button", t("回到我的学习", "Back to My study"));
+    a.href = base;
+    progressBox.appendChild(a);
+  }
+
+  function renderState(s) {
+    if (!progressBox) return;
+    var minutes = Math.floor((s.seconds_on_task || 0) / 60);
+    var required = Math.ceil((s.required_s || 0) / 60);
+    var keys = Object.keys(s.videos || {});
+    var watched = keys.filter(function (k) { return s.videos[k].watched; }).length;
+    var answered = Object.keys(s.answers || {}).length;
+    var total = s.questions_total || 0;
+    progressBox.textContent = "";
+    var dl = el("dl", "lesson-stats");
+    function stat(label, value) {
+      var d = el("div"); d.appendChild(el("dt", "", label)); d.appendChild(el("dd", "", value)); dl.appendChild(d);
+    }
+    stat(t("学习时长", "Time studied"), t(minutes + " / " + required + " 分钟", minutes + " / " + required + " min"));
+    if (keys.length) stat(t("视频", "Videos"), t("已看完 " + watched + " / " + keys.length, watched + " of " + keys.length + " watched"));
+    if (total) stat(t("练习题", "Questions"), t("已答 " + answered + " / " + total, answered + " of " + total + " answered"));
+    progressBox.appendChild(dl);
+    var status = el("p", "lesson-status" + (s.complete ? " complete" : ""),
+      s.complete ? t("本课已完成。", "You have finished this lesson.")
+                 : t("看完视频、答完练习题并学满时长即完成本课。", "Watch the videos, answer the questions and study long enough to finish this lesson."));
+    progressBox.appendChild(status);
+    if (s.complete && s.next_url) {
+      var next = el("a", "button primary", t("下一课", "Next lesson"));
+      next.href = s.next_url;
+      progressBox.appendChild(next);
+    }
+    (s.answers && Object.keys(s.answers) || []).forEach(function (key) { markAnswered(key, s.answers[key]); });
+  }
+
+  var stateTimer = null;
+  function refreshState(delay) {
+    if (!progressBox || locked) return;
+    clearTimeout(stateTimer);
+    stateTimer = setTimeout(function () {
+      fetch(progressBox.getAttribute("data-state-url"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (resp) {
+          return resp.json().catch(function () { return {}; }).then(function (data) {
+            if (resp.status === 403) { showLocked(data.error); return; }
+            if (resp.ok) renderState(data);
+          });
+        }).catch(function () {});
+    }, delay || 0);
+  }
+
+  // ---------------------------------------------------------------- heartbeats
+
+  var beatTimer = null;
+  function beat(visible) {
+    if (locked) return;
+    post("heartbeat/", {lesson: lessonId, visible: visible}, !visible).then(function (r) {
+      if (r.credited_s) refreshState(300);
+    }).catch(function () {});
+  }
+  function startBeats() {
+    if (beatTimer || locked) return;
+    beat(true);
+    beatTimer = setInterval(function () {
+      if (document.visibilityState === "visible") beat(true);
+    }, BEAT_MS);
+  }
+  function stopBeats() {
+    if (!beatTimer) return;
+    clearInterval(beatTimer);
+    beatTimer = null;
+    beat(false);
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") startBeats(); else { stopBeats(); flushVideos(true); }
+  });
+  window.addEventListener("pagehide", function () { stopBeats(); flushVideos(true); });
+
+  // ---------------------------------------------------------------- videos
+
+  var trackers = [];
+  function trackVideo(video) {
+    var key = video.getAttribute("data-video-key");
+    if (!key) return;
+    var tr = {video: video, key: key, pending: [], start: null, last: null};
+    function close() {
+      if (tr.start !== null && tr.last !== null && tr.last > tr.start) tr.pending.push([tr.start, tr.last]);
+      tr.start = tr.last = null;
+    }
+    video.addEventListener("playing", function () { tr.start = tr.last = video.currentTime; });
+    video.addEventListener("timeupdate", function () {
+      if (video.paused || video.seeking) return;
+      var now = video.currentTime;
+      // A jump of more than 2 s between two updates is a seek, not playback: close the range there.
+      if (tr.start === null || tr.last === null || now < tr.last || now - tr.last > 2) {
+        close();
+        tr.start = tr.last = now;
+        return;
+      }
+      tr.last = now;
+    });
+    video.addEventListener("seeking", close);
+    video.addEventListener("seeked", function () { if (!video.paused) tr.start = tr.last = video.currentTime; });
+    video.addEventListener("pause", function () { close(); flush(tr, false); });
+    video.addEventListener("ended", function () {
+      if (tr.last !== null) tr.last = Math.max(tr.last, video.currentTime);
+      close(); flush(tr, false);
+    });
+    trackers.push(tr);
+  }
+  function flush(tr, keepalive) {
+    var ranges = tr.pending.splice(0);
+    if (tr.start !== null && tr.last !== null && tr.last > tr.start) {  // the range still playing, up to now
+      ranges.push([tr.start, tr.last]);
+      tr.start = tr.last;
+    }
+    if (!ranges.length || locked) return;
+    post("video/", {lesson: lessonId, video: tr.key, ranges: ranges}, keepalive).then(function (r) {
+      if (r.watched) refreshState(300);
+    }).catch(function (e) {
+      if (!e.status || e.status >= 500) Array.prototype.push.apply(tr.pending, ranges);  // retry later
+    });
+  }
+  function flushVideos(keepalive) { trackers.forEach(function (tr) { flush(tr, keepalive); }); }
+  Array.prototype.forEach.call(article.querySelectorAll("video[data-video-key]"), trackVideo);
+  if (trackers.length) setInterval(function () { flushVideos(false); }, VIDEO_POST_MS);
+
+  // ---------------------------------------------------------------- practice questions
+
+  function feedbackOf(form) { return form.querySelector(".practice-feedback"); }
+
+  function showFeedback(form, result) {
+    var box = feedbackOf(form);
+    if (!box) return;
+    box.textContent = "";
+    box.className = "practice-feedback " + (result.correct ? "correct" : "incorrect");
+    box.appendChild(el("p", "verdict", result.correct ? t("回答正确。", "Correct.") : t("回答不正确。", "Not correct.")));
+    var labels = (result.correct_choices || []).map(function (i) {
+      var input = form.querySelector("input[name=choice][value='" + i + "']");
+      var label = input && (input.closest("label") || form.querySelector("label[for='" + input.id + "']"));
+      if (label) label.classList.add("is-correct");
+      return label ? label.textContent.trim() : String(i + 1);
+    });
+    box.appendChild(el("p", "answer", t("正确答案：", "Correct answer: ") + labels.join(t("；", "; "))));
+    var expl = el("div", "explanation");
+    expl.innerHTML = result.explanation || "";  // rich text from the page's own question block, via the server
+    box.appendChild(expl);
+    box.hidden = false;
+  }
+
+  function markAnswered(key, answer) {
+    var form = article.querySelector("form.practice-question[data-question-key='" + key + "']");
+    if (form) form.classList.add("answered");
+  }
+
+  Array.prototype.forEach.call(article.querySelectorAll("form.practice-question[data-question-key]"), function (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var choice = Array.prototype.map.call(form.querySelectorAll("input[name=choice]:checked"),
+        function (i) { return parseInt(i.value, 10); });
+      var box = feedbackOf(form);
+      if (!choice.length) {
+        if (box) { box.textContent = t("请先选择答案。", "Choose an answer first."); box.className = "practice-feedback"; box.hidden = false; }
+        return;
+      }
+      Array.prototype.forEach.call(form.querySelectorAll(".is-correct"), function (l) { l.classList.remove("is-correct"); });
+      var button = form.querySelector("button[type=submit], button:not([type])");
+      if (button) button.disabled = true;
+      post("answer/", {lesson: lessonId, question: form.getAttribute("data-question-key"), choice: choice})
+        .then(function (r) { showFeedback(form, r); markAnswered(form.getAttribute("data-question-key")); refreshState(300); })
+        .catch(function (e) {
+          if (box) { box.textContent = e.message || t("提交失败，请稍后再试。", "Could not send the answer; try again."); box.hidden = false; }
+        })
+        .then(function () { if (button) button.disabled = false; });
+    });
+  });
+
+  // ---------------------------------------------------------------- start
+
+  refreshState(0);
+  if (document.visibilityState === "visible") startBeats();
+})();
