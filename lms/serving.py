@@ -66,9 +66,15 @@ def nginx_binary() -> str:
 
 
 def nginx_conf(run_dir: Path, host: str, port: int, wsgi_port: int, asgi_port: int,
-               static_root: Path | None = None, workers: int = 1) -> str:
-    """The front's configuration; the same text is the README's production example."""
+               static_root: Path | None = None, workers: int = 1, media_root: Path | None = None) -> str:
+    """The front's configuration; the same text is the README's production example.
+
+    ``media_root`` (default: ``media/`` beside ``run_dir``, as LiveServer lays out the var folder):
+    course images are served from disk; documents (lesson videos, with HTTP Range for seeking) only
+    after Wagtail's view allowed them (X-Accel-Redirect to an internal location, content.sendfile);
+    nothing else there (ID photos) is reachable."""
     static_root = static_root or ROOT / "static_collected"
+    media_root = media_root or run_dir.parent / "media"
     user = ""
     if os.geteuid() == 0:  # nginx started as root would switch its workers to "nobody"
         import pwd
@@ -116,11 +122,29 @@ http {{
             expires 1h;
             error_page 404 = @lms_wsgi;
         }}
+        # Course illustrations (Wagtail images and renditions, public) from disk; an SVG runs no script.
+        location /media/images/ {{
+            alias {media_root}/images/;
+            expires 1h;
+            add_header Content-Security-Policy "default-src 'none'; style-src 'unsafe-inline'";
+        }}
+        location /media/original_images/ {{
+            alias {media_root}/original_images/;
+            expires 1h;
+            add_header Content-Security-Policy "default-src 'none'; style-src 'unsafe-inline'";
+        }}
+        # Documents after Wagtail's permission check (X-Accel-Redirect); nginx answers Range requests.
+        location /_documents/ {{
+            internal;
+            alias {media_root}/documents/;
+            add_header Content-Security-Policy "default-src 'none'";
+        }}
         location / {{ try_files /nonexistent @lms_wsgi; }}
         location @lms_wsgi {{
             proxy_pass http://lms_wsgi;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            proxy_set_header X-Sendfile-Type X-Accel-Redirect;
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
