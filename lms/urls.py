@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("lms.urls_core")),
     path("", include("manikin.urls", namespace="manikin")),
+    path("classes/", include("courses.urls_classes", namespace="classes")),
     path("study/", include("courses.urls", namespace="courses")),
     # Course search and the course illustrations (media/images/ only) before Wagtail's page tree.
     path("", include("content.urls", namespace="content")),
