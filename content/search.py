@@ -3,9 +3,9 @@
 Chinese is written without spaces, and the full-text engines of SQLite (FTS5, unicode61 tokenizer)
 and PostgreSQL (to_tsvector) cut words at spaces and punctuation only: 止血带止血 would be one
 "word" and a search for 止血 would miss it. So the pages' text is cut into words by jieba before
-Wagtail's database search backend indexes it (``search_text`` on each course page type, in search
-mode: the words and their dictionary sub-words, e.g. 心肺复苏 → 心肺 复苏 心肺复苏), and a query is
-cut the same way (precise mode) and every word of it must match. The same words reach both
+Wagtail's database search backend indexes it (``search_text`` on each course page type: the words
+and the dictionary words inside them, e.g. 心肺复苏 → 心肺复苏 心肺 复苏), and a query is cut into
+words the same way (jieba's precise mode) and every word of it must match. The same words reach both
 databases, so both find the same pages.
 
 jieba ships its dictionary; it is loaded once per process, on first use, quietly.
@@ -55,10 +55,20 @@ def _words(pieces) -> list[str]:
 
 
 def segment_for_index(text: str) -> str:
-    """The words of ``text`` and their sub-words, separated by spaces, for the search index."""
+    """The words of ``text`` and every dictionary word inside them (海姆立克急救法 → 海姆立克急救法
+    海姆立克 急救法 急救 …), separated by spaces, for the search index."""
     if not text:
         return ""
-    return " ".join(_words(_tokenizer().cut_for_search(text)))
+    tokenizer = _tokenizer()
+    out: list[str] = []
+    for word in tokenizer.cut(text):
+        out.append(word)
+        for size in range(2, len(word)):
+            for start in range(len(word) - size + 1):
+                part = word[start:start + size]
+                if tokenizer.FREQ.get(part):
+                    out.append(part)
+    return " ".join(_words(out))
 
 
 def query_words(text: str) -> list[str]:
