@@ -1,13 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import privacy_views, views
+from . import privacy_views, registration_views, views
 
 app_name = "lms"
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="lms/login.html", redirect_authenticated_user=True),
          name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("register/", registration_views.register, name="register"),
     path("password-reset/", views.password_reset, name="password_reset"),
     path("password-reset/code/", views.password_reset_verify, name="password_reset_verify"),
     path("account/password/", views.password_change, name="password_change"),

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from courses.models import Programme, TrainingClass
 from lms import api as lms_api
 from lms.models import Organisation, Region, Role
 from lms.routing import application
@@ -200,13 +202,20 @@ def build_world() -> World:
     for place, (_where, _kind, trainee) in PLACES.items():
         places[place]["recording"] = api.start_recording(people["system_admin"], places[place]["manikin"],
                                                          trainee=people[trainee])
+    # A class (培训班) run by each place's organisation (courses.permissions: admins of its region manage it).
+    programme = Programme.objects.create(code="matrix", name="矩阵项目", kind=Programme.Kind.FIRST_AIDER)
+    today = date.today()
+    for place, info in places.items():
+        info["class"] = TrainingClass.objects.create(programme=programme, name=f"培训班-{place}",
+                                                     training_base=info["organisation"], starts_on=today,
+                                                     ends_on=today + timedelta(days=30))
     return World(people=people, places=places, regions=regions, document=None, station_tokens=tokens)
 
 
 def label(kind: str, obj) -> str:
     """What a page shows of an object, for ``SHOWS`` and ``HIDES``."""
     return {"person": lambda o: o.real_name, "room": lambda o: o.name, "organisation": lambda o: o.name,
-            "region": lambda o: o.name}[kind](obj)
+            "region": lambda o: o.name, "class": lambda o: o.name}[kind](obj)
 
 
 # ------------------------------------------------------------------ the matrix
@@ -323,6 +332,22 @@ MATRIX: dict[str, Http | Ws] = {
                                  ("trainee", "inspector"): NOT_FOUND},
                            objects={"recording_id": "recording"}, data={"reason": "授权矩阵"}),
     "manikin:my_recordings": Http(get={"anonymous": LOGIN, "others": OK}),
+    # ---- public registration: anonymous only (POST {}: the phone form again); signed in: on to the dashboard
+    "lms:register": Http(get={"anonymous": OK, "others": REDIRECT}),
+    # ---- classes admin (courses.permissions): region admins their subtree's classes, system admins all;
+    # organisation admins (not an actor here) are covered by tests/courses/test_roster.py. POST {}: the form again.
+    "classes:list": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="class"),
+    "classes:create": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+    "classes:detail": Http(get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, NOT_FOUND), "system_admin": OK,
+                                "others": FORBIDDEN}, objects={"pk": "class"}),
+    "classes:edit": Http(get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, NOT_FOUND), "system_admin": OK,
+                              "others": FORBIDDEN}, objects={"pk": "class"}),
+    "classes:roster": Http(get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, NOT_FOUND), "system_admin": OK,
+                                "others": FORBIDDEN}, objects={"pk": "class"}),
+    "classes:rotate_code": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                post={"anonymous": LOGIN, REGION_ADMINS: scoped(REDIRECT, NOT_FOUND),
+                                      "system_admin": REDIRECT, "others": FORBIDDEN},
+                                objects={"pk": "class"}),
     # ---- courses: the trainee's study (JSON endpoints: a form-encoded POST is not JSON, so 400; the
     # lesson state of a page that is not a lesson is 404; courses/tests cover enrolled, locked and others)
     "courses:home": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
@@ -336,6 +361,11 @@ MATRIX: dict[str, Http | Ws] = {
     "courses:lesson_state": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
                                  post={"anonymous": LOGIN, "others": NOT_ALLOWED},
                                  objects={"lesson_id": "lesson"}, path="/study/lessons/1/state/"),
+    # ---- content: the course search (public, GET only) and course images for servers without nginx
+    "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
+    # only media/images/ and media/original_images/ (public illustrations; none in this world), never photos
+    "content:public_image": Http(get={"others": NOT_FOUND}, post={"others": NOT_ALLOWED},
+                                 path="/media/images/none.png"),
     # ---- third-party includes, one entry each
     # The Wagtail admin: system admins only; everyone else is sent to its login page.
     "wagtail.admin.urls": Http(get={"system_admin": OK, "others": ADMIN_LOGIN},
