@@ -6,6 +6,7 @@ from wagtail import blocks
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
+from wagtail.url_routing import RouteResult
 from wagtail.search import index
 
 from content.blocks import LESSON_BODY_BLOCKS
@@ -32,6 +33,17 @@ class HomePage(Page):
 
     class Meta:
         verbose_name = _("home page")
+
+    def route(self, request, path_components):
+        """A lesson (catalogue/course/module/lesson) in one query instead of one or two per level of
+        the tree; everything else as Wagtail routes it. Same rules: the lesson must be live, the
+        pages above it need not be (Wagtail's own routing does not ask either)."""
+        if len(path_components) == 4:
+            url_path = f"{self.url_path}{'/'.join(path_components)}/"
+            lesson = LessonPage.objects.filter(slug=path_components[-1], url_path=url_path, live=True).first()
+            if lesson is not None:
+                return RouteResult(lesson)
+        return super().route(request, path_components)
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)

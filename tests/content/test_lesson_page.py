@@ -198,3 +198,16 @@ def test_nginx_serves_images_and_documents_but_no_other_upload(tmp_path):
     assert f"location /_documents/ {{\n            internal;\n            alias {media}/documents/;" in conf
     assert "proxy_set_header X-Sendfile-Type X-Accel-Redirect;" in conf
     assert "photos" not in conf and "location /media/ " not in conf
+
+
+def test_a_lesson_is_routed_in_one_query_and_only_when_live(course, client):
+    lesson = course["l1"]
+    html_of(client, lesson)
+    with CaptureQueriesContext(connection) as queries:
+        html_of(client, lesson)
+    # the site, its root page, the lesson; Wagtail's alias and view-restriction checks
+    assert len(queries.captured_queries) <= 5
+    lesson.unpublish()
+    assert client.get(lesson.url if lesson.url else "/courses/first-aider/cpr/adult-cpr/").status_code == 404
+    assert client.get("/courses/first-aider/cpr/no-such-lesson/").status_code == 404
+    assert client.get("/courses/first-aider/cpr/").status_code == 200
