@@ -95,3 +95,32 @@ privacy.register(privacy.Declaration(
     kept=[(gettext_lazy("Rosters you uploaded, attributed to “Deleted user #id”"),
            gettext_lazy("How people came to be enrolled in a class stays auditable"))],
 ))
+
+
+def _export_classes_run(person) -> privacy.Rows:
+    """Classes the person teaches (an instructor) or opened (an admin)."""
+    from django.db.models import Q
+
+    from .models import TrainingClass
+
+    rows = []
+    for c in (TrainingClass.objects.filter(Q(instructors=person) | Q(created_by=person)).distinct()
+              .select_related("programme", "training_base").order_by("starts_on", "pk")):
+        rows.append({"class": c.name, "programme": c.programme.name, "organisation": c.training_base.name,
+                     "starts_on": c.starts_on, "ends_on": c.ends_on,
+                     "instructor": c.instructors.filter(pk=person.pk).exists(),
+                     "opened_by_you": c.created_by_id == person.pk})
+    return rows
+
+
+privacy.register(privacy.Declaration(
+    key="courses.classes_run", order=153,
+    title=gettext_lazy("Classes taught or opened"),
+    models=["courses.TrainingClass"],
+    holds=gettext_lazy("The classes you teach as an instructor or opened as an admin."),
+    export=_export_classes_run,
+    anonymise=None,
+    kept=[(gettext_lazy("Who taught and who opened each class, attributed to “Deleted user #id”"),
+           gettext_lazy("The training record behind each certificate names its class and instructors"))],
+))
+privacy.not_personal("courses.Programme", gettext_lazy("Programmes (a programme's name)"))

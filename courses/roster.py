@@ -261,7 +261,9 @@ def _mask_raw(value: str) -> str:
     value = value.strip()
     if len(value) <= 4:
         return "*" * len(value)
-    return value[:3] + "*" * max(1, len(value) - 7) + value[-4:] if len(value) > 7 else "*" * (len(value) - 2) + value[-2:]
+    if len(value) > 7:
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    return "*" * (len(value) - 2) + value[-2:]
 
 
 def _check_capacity(training_class: TrainingClass, rows: list[Row]) -> None:

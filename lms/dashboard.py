@@ -108,8 +108,19 @@ def core_cards(user) -> list[Card]:
                 (_("People"), reverse("lms:people")),
                 (_("Organisations"), reverse("lms:organisations")),
                 (_("Regions and population"), reverse("lms:regions")),
+                (_("Classes"), reverse("classes:list")),
             ],
             order=20,
+        ))
+    if Role.ORG_ADMIN in user.role_set:
+        orgs_admin = [a.organisation.name for a in user.role_assignments.filter(role=Role.ORG_ADMIN)
+                      .select_related("organisation") if a.organisation_id]
+        cards.append(Card(
+            title=_("My organisation: %(name)s") % {"name": "、".join(orgs_admin)},
+            text=_("Open your organisation's first-aid classes, hand out their class codes, and enrol a whole "
+                   "cohort from a spreadsheet (XLSX or CSV)."),
+            links=[(_("Classes"), reverse("classes:list")), (_("Open a class"), reverse("classes:create"))],
+            order=15,
         ))
     if permissions.is_system_admin(user):
         cards.append(Card(

@@ -70,6 +70,8 @@ DEMO_USERS = [
     DemoLogin("trainee_nb", "陈静", Role.TRAINEE, ("浙江省", "宁波市", "北仑区"), phone="13700005555"),
     # Has not agreed to the privacy notice yet: the notice is the first page after signing in.
     DemoLogin("trainee_new", "林晓", Role.TRAINEE, ("浙江省", "杭州市", "西湖区"), phone="13700006666"),
+    # 单位管理员 of a school in 西湖区: opens the school's classes and uploads the cohort's roster (/classes/).
+    DemoLogin("school_admin", "何老师", Role.ORG_ADMIN, ("浙江省", "杭州市", "西湖区"), phone="13900004444"),
 ]
 # Every demo login but these has agreed to the current privacy notice (lms.privacy).
 DEMO_NOT_CONSENTED = {"trainee_new"}
@@ -80,6 +82,7 @@ DEMO_ORGANISATIONS = [
     ("王芳名师工作室（演示）", Organisation.Kind.STUDIO, ("浙江省", "杭州市", "西湖区")),
     ("杭州市示范中学（演示）", Organisation.Kind.SCHOOL, ("浙江省", "杭州市", "拱墅区")),
     ("宁波港物流公司（演示）", Organisation.Kind.EMPLOYER, ("浙江省", "宁波市", "北仑区")),
+    ("西湖区求是中学（演示）", Organisation.Kind.SCHOOL, ("浙江省", "杭州市", "西湖区")),
 ]
 
 
@@ -87,6 +90,8 @@ def _demo_organisation(login: DemoLogin) -> Organisation | None:
     """Examiners work at the exam site, instructors and local trainees at the training base."""
     if login.region[-1] != "西湖区":
         return None
+    if login.role == Role.ORG_ADMIN:
+        return Organisation.objects.get(name=DEMO_ORGANISATIONS[5][0])
     if login.role == Role.EXAMINER:
         return Organisation.objects.get(name=DEMO_ORGANISATIONS[1][0])
     if login.role in (Role.INSTRUCTOR, Role.TRAINEE):
