@@ -19,7 +19,8 @@ study has been credited. A heartbeat at server time ``now``, under a row lock on
   HEARTBEAT_MAX_GAP_S`` (40 s: one lost heartbeat plus network jitter); a longer gap means the
   person was away (page hidden, computer asleep, network down) and credits nothing: the clock
   restarts;
-- a *hidden* heartbeat credits nothing;
+- a *hidden* heartbeat credits nothing, nor does the *start* beat a page sends when it opens or
+  becomes visible again (the time before it was not spent on this page);
 - either way ``credited_until`` becomes ``now`` (never earlier than it was).
 
 So credited time never exceeds real elapsed time: two tabs at once share one clock (each beat
@@ -136,13 +137,17 @@ def _lesson_model():
     return LessonPage
 
 
-def get_lesson(lesson_id) -> Any | None:
-    """The live ``content.LessonPage`` with this id, or None."""
+def get_lesson(lesson_id, *, body: bool = True) -> Any | None:
+    """The live ``content.LessonPage`` with this id, or None (``body=False``: its StreamField is loaded
+    only if used, which a heartbeat rarely needs)."""
+    if isinstance(lesson_id, bool):
+        return None
     try:
         lesson_id = int(lesson_id)
     except (TypeError, ValueError):
         return None
-    return _lesson_model().objects.live().filter(pk=lesson_id).first()
+    qs = _lesson_model().objects.live().filter(pk=lesson_id)
+    return (qs if body else qs.defer("body")).first()
 
 
 @dataclass
@@ -334,9 +339,9 @@ def lesson_access(user, lesson) -> LessonAccess:
                         _("This lesson opens when you have finished the modules of the previous segment."))
 
 
-def _studiable_lesson(user, lesson_id):
+def _studiable_lesson(user, lesson_id, *, body: bool = True):
     """The lesson, or an exception: ``LessonNotFound`` (404) or ``PermissionDenied`` (403)."""
-    lesson = get_lesson(lesson_id)
+    lesson = get_lesson(lesson_id, body=body)
     if lesson is None:
         raise LessonNotFound(_("This lesson does not exist."))
     access = lesson_access(user, lesson)
@@ -394,36 +399,44 @@ def _programme_modules_of(user, lesson) -> list[ProgrammeModule]:
         programme__classes__enrolments__status=Enrolment.Status.ACTIVE).select_related("programme").distinct())
 
 
+def _locked_row(model, **key):
+    """The row of ``model`` with ``key``, locked for the transaction (created when missing)."""
+    row = model.objects.select_for_update().filter(**key).first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                model.objects.create(**key)
+        except IntegrityError:  # created by a concurrent request in between: it exists now
+            pass
+        row = model.objects.select_for_update().get(**key)
+    return row
+
+
 def _progress_for_update(user, lesson) -> LessonProgress:
-    try:
-        LessonProgress.objects.get_or_create(user=user, lesson_id=lesson.pk)
-    except IntegrityError:  # created by a concurrent request in between: it exists now
-        pass
-    return LessonProgress.objects.select_for_update().get(user=user, lesson_id=lesson.pk)
+    return _locked_row(LessonProgress, user=user, lesson_id=lesson.pk)
 
 
 # ---------------------------------------------------------------- heartbeats
 
 
-def record_heartbeat(user, lesson_id, *, visible: bool, now: datetime | None = None) -> dict[str, int]:
-    """Credit time on task for one heartbeat (rules in the module docstring).
+def record_heartbeat(user, lesson_id, *, visible: bool, start: bool = False,
+                     now: datetime | None = None) -> dict[str, int]:
+    """Credit time on task for one heartbeat (rules in the module docstring). ``start``: the page has
+    just opened or become visible again, so the time before it was not spent on it (credits nothing,
+    restarts the clock; a client can only lose time by sending it).
 
     Returns ``{"credited_s": seconds credited now, "lesson_seconds": the lesson's time on task}``.
     Raises ``PermissionDenied`` for a lesson the person may not study and ``LessonNotFound``."""
-    if not isinstance(visible, bool):
+    if not isinstance(visible, bool) or not isinstance(start, bool):
         raise ValidationError(_("The heartbeat must say whether the page is visible."))
     now = now or timezone.now()
-    lesson, _access = _studiable_lesson(user, lesson_id)
-    try:
-        StudyClock.objects.get_or_create(user=user)
-    except IntegrityError:
-        pass
+    lesson, _access = _studiable_lesson(user, lesson_id, body=False)
     with transaction.atomic():
-        clock = StudyClock.objects.select_for_update().get(user=user)
+        clock = _locked_row(StudyClock, user=user)
         credited = 0
         if clock.credited_until is not None:
             elapsed = (now - clock.credited_until).total_seconds()
-            if visible and 0 < elapsed <= HEARTBEAT_MAX_GAP_S:
+            if visible and not start and 0 < elapsed <= HEARTBEAT_MAX_GAP_S:
                 credited = int(elapsed)  # whole seconds; the remainder stays uncredited
         if clock.credited_until is None or now > clock.credited_until:
             # Move the clock by the credited whole seconds when crediting (the fraction carries to the
@@ -432,11 +445,10 @@ def record_heartbeat(user, lesson_id, *, visible: bool, now: datetime | None = N
         clock.last_lesson_id = lesson.pk
         clock.save(update_fields=["credited_until", "last_lesson"])
         progress = _progress_for_update(user, lesson)
-        if credited:
-            progress.seconds_on_task = F("seconds_on_task") + credited
+        if credited:  # the progress row is locked: no other request changes it before the commit
+            progress.seconds_on_task += credited
             progress.last_credited_at = now
             progress.save(update_fields=["seconds_on_task", "last_credited_at"])
-            progress.refresh_from_db(fields=["seconds_on_task"])
             _update_completion(user, lesson, progress, now)
     return {"credited_s": credited, "lesson_seconds": progress.seconds_on_task}
 
@@ -480,11 +492,7 @@ def record_video_ranges(user, lesson_id, video_key, ranges, now: datetime | None
     duration = blocks.videos[key]
     clean = _clean_ranges(ranges, duration)
     with transaction.atomic():
-        try:
-            VideoProgress.objects.get_or_create(user=user, lesson_id=lesson.pk, video_key=key)
-        except IntegrityError:
-            pass
-        video = VideoProgress.objects.select_for_update().get(user=user, lesson_id=lesson.pk, video_key=key)
+        video = _locked_row(VideoProgress, user=user, lesson_id=lesson.pk, video_key=key)
         merged = merge_ranges([r for r in video.played_ranges if r[1] <= duration] + clean)
         merged = [[a, min(b, duration)] for a, b in merged]
         video.played_ranges = merged

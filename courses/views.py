@@ -62,7 +62,8 @@ def _json_view(func):
 @require_POST
 @_json_view
 def heartbeat(request, data):
-    return api.record_heartbeat(request.user, data.get("lesson"), visible=data.get("visible"))
+    return api.record_heartbeat(request.user, data.get("lesson"), visible=data.get("visible"),
+                                start=data.get("start", False))
 
 
 @login_required
@@ -79,11 +80,27 @@ def answer(request, data):
     return api.answer_question(request.user, data.get("lesson"), data.get("question"), data.get("choice"))
 
 
+def _labels() -> dict[str, str]:
+    """The words study.js shows, in the person's language (``%(name)s`` filled in by the script)."""
+    return {
+        "time_studied": _("Time studied (min:s)"),
+        "videos": _("Videos"), "videos_watched": _("%(done)s of %(total)s watched"),
+        "questions": _("Questions"), "questions_answered": _("%(done)s of %(total)s answered"),
+        "lesson_done": _("You have finished this lesson."),
+        "lesson_todo": _("Watch the videos, answer the questions and study long enough to finish this lesson."),
+        "next_lesson": _("Next lesson"), "correct": _("Correct."), "incorrect": _("Not correct."),
+        "correct_answer": _("Correct answer: %(choices)s"), "separator": _("; "),
+        "choose_first": _("Choose an answer first."), "send_failed": _("Could not send the answer; try again."),
+        "locked": _("You may not study this lesson."), "back_to_study": _("Back to My study"),
+        "log_in_first": _("Please log in first."),
+    }
+
+
 @login_required
 @require_GET
 @_json_view
 def lesson_state(request, data, lesson_id: int):
-    return api.lesson_state(request.user, lesson_id)
+    return {**api.lesson_state(request.user, lesson_id), "labels": _labels()}
 
 
 @never_cache

@@ -103,6 +103,19 @@ def test_a_tab_left_open_in_the_background_earns_nothing(world, trainee):
     assert seconds(trainee, a) == 30
 
 
+def test_the_start_beat_of_a_page_earns_nothing(world, trainee):
+    """A page that opens (or comes back into view) says so: the time before it was not spent on it,
+    even within the gap (a tab closed without its hidden beat and another opened 30 s later)."""
+    a, b = world["lessons"]["a"], world["lessons"]["b"]
+    beat(trainee, a, 0)
+    assert beat(trainee, a, 15) == 15
+    assert api.record_heartbeat(trainee, b.pk, visible=True, start=True, now=at(45))["credited_s"] == 0
+    assert beat(trainee, b, 60) == 15
+    assert seconds(trainee, a) + seconds(trainee, b) == 30
+    with pytest.raises(ValidationError):
+        api.record_heartbeat(trainee, b.pk, visible=True, start="yes", now=at(61))
+
+
 def test_hidden_heartbeats_never_earn_time(world, trainee):
     a = world["lessons"]["a"]
     beat(trainee, a, 0)
@@ -562,3 +575,40 @@ def test_privacy_export_and_anonymisation_of_study_data(world, trainee):
     counts = declarations["courses.study"].anonymise(trainee)
     assert counts == {"video_progress": 1, "practice_answers": 1, "study_clock": 1}
     assert LessonProgress.objects.filter(user=trainee).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_heartbeats_cannot_credit_the_same_seconds_twice(tree, base, trainee):
+    """PostgreSQL: the study clock's row lock makes simultaneous heartbeats (two tabs, a replay) queue;
+    the second sees the first one's clock and earns nothing. (SQLite serialises write transactions.)"""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises write transactions")
+    course = tree.course()
+    module = tree.module(course, "心肺复苏")
+    lessons = [tree.lesson(module, "甲"), tree.lesson(module, "乙")]
+    programme = make_programme(code="concurrent", mode=Programme.Mode.MENU)
+    add_module(programme, module)
+    api.enrol(None, trainee, make_class(programme, base), source=Enrolment.Source.ADMIN)
+    api.record_heartbeat(trainee, lessons[0].pk, visible=True, now=at(0))
+    for round_ in range(1, 6):
+        barrier = threading.Barrier(4)
+        results = []
+
+        def tab(lesson):
+            try:
+                barrier.wait()
+                results.append(api.record_heartbeat(trainee, lesson.pk, visible=True, now=at(15 * round_))["credited_s"])
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=tab, args=(lessons[i % 2],)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == [0, 0, 0, 15]
+    assert sum(LessonProgress.objects.filter(user=trainee).values_list("seconds_on_task", flat=True)) == 75

@@ -27,7 +27,23 @@
   var BEAT_MS = 15000, VIDEO_POST_MS = 10000;
   var locked = false;
 
-  function t(zhText, enText) { return zh ? zhText : enText; }
+  // Words come from the server in the person's language (the state endpoint's "labels"); these are
+  // the same words for the moments before it answers (or when it cannot: signed out).
+  var FALLBACK = {
+    zh: {time_studied: "学习时长", log_in_first: "请先登录。", signed_out: "登录并报名培训班后，这里会记录你的学习进度。", log_in: "登录",
+         locked: "你还不能学习本课。", back_to_study: "回到我的学习", correct: "回答正确。", incorrect: "回答不正确。",
+         correct_answer: "正确答案：%(choices)s", separator: "；", choose_first: "请先选择答案。",
+         send_failed: "提交失败，请稍后再试。"},
+    en: {time_studied: "Time studied", log_in_first: "Please log in first.", signed_out: "Log in and enrol in a class to have your study recorded here.",
+         log_in: "Log in", locked: "You may not study this lesson yet.", back_to_study: "Back to My study",
+         correct: "Correct.", incorrect: "Not correct.", correct_answer: "Correct answer: %(choices)s", separator: "; ",
+         choose_first: "Choose an answer first.", send_failed: "Could not send the answer; try again."}
+  };
+  var labels = null;
+  function t(key, params) {
+    var text = (labels && labels[key]) || (zh ? FALLBACK.zh : FALLBACK.en)[key] || "";
+    return text.replace(/%\((\w+)\)s/g, function (m, name) { return params && name in params ? String(params[name]) : m; });
+  }
 
   function csrfToken() {
     var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -42,12 +58,28 @@
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(), "Accept": "application/json"},
       body: JSON.stringify(body)
     }).then(function (resp) {
+      if (signedOut(resp)) throw new Error(t("log_in_first"));
       return resp.json().catch(function () { return {}; }).then(function (data) {
         if (resp.status === 403) showLocked(data.error);
         if (!resp.ok) { var e = new Error(data.error || resp.statusText); e.status = resp.status; throw e; }
         return data;
       });
     });
+  }
+
+  // Not signed in (or the session ended): the endpoints send to the login page, which is not JSON.
+  function signedOut(resp) {
+    var json = (resp.headers.get("Content-Type") || "").indexOf("application/json") === 0;
+    if (json) return false;
+    if (progressBox && !locked) {
+      locked = true;
+      progressBox.textContent = "";
+      progressBox.appendChild(el("p", "lesson-locked", t("signed_out")));
+      var a = el("a", "button", t("log_in"));
+      a.href = "/login/?next=" + encodeURIComponent(location.pathname);
+      progressBox.appendChild(a);
+    }
+    return true;
   }
 
   // ---------------------------------------------------------------- progress box
@@ -63,16 +95,20 @@
     if (locked || !progressBox) return;
     locked = true;
     progressBox.textContent = "";
-    progressBox.appendChild(el("p", "lesson-locked", message || t("你还不能学习本课。", "You may not study this lesson yet.")));
-    var a = el("a", "button", t("回到我的学习", "Back to My study"));
+    progressBox.appendChild(el("p", "lesson-locked", message || t("locked")));
+    var a = el("a", "button", t("back_to_study"));
     a.href = base;
     progressBox.appendChild(a);
   }
 
+  function clock(seconds) {  // 75 -> "1:15"
+    seconds = Math.max(0, Math.floor(seconds));
+    var ss = seconds % 60;
+    return Math.floor(seconds / 60) + ":" + (ss < 10 ? "0" : "") + ss;
+  }
+
   function renderState(s) {
     if (!progressBox) return;
-    var minutes = Math.floor((s.seconds_on_task || 0) / 60);
-    var required = Math.ceil((s.required_s || 0) / 60);
     var keys = Object.keys(s.videos || {});
     var watched = keys.filter(function (k) { return s.videos[k].watched; }).length;
     var answered = Object.keys(s.answers || {}).length;
@@ -82,16 +118,15 @@
     function stat(label, value) {
       var d = el("div"); d.appendChild(el("dt", "", label)); d.appendChild(el("dd", "", value)); dl.appendChild(d);
     }
-    stat(t("学习时长", "Time studied"), t(minutes + " / " + required + " 分钟", minutes + " / " + required + " min"));
-    if (keys.length) stat(t("视频", "Videos"), t("已看完 " + watched + " / " + keys.length, watched + " of " + keys.length + " watched"));
-    if (total) stat(t("练习题", "Questions"), t("已答 " + answered + " / " + total, answered + " of " + total + " answered"));
+    stat(t("time_studied"), clock(s.seconds_on_task || 0) + " / " + clock(s.required_s || 0));
+    if (keys.length) stat(t("videos"), t("videos_watched", {done: watched, total: keys.length}));
+    if (total) stat(t("questions"), t("questions_answered", {done: answered, total: total}));
     progressBox.appendChild(dl);
     var status = el("p", "lesson-status" + (s.complete ? " complete" : ""),
-      s.complete ? t("本课已完成。", "You have finished this lesson.")
-                 : t("看完视频、答完练习题并学满时长即完成本课。", "Watch the videos, answer the questions and study long enough to finish this lesson."));
+      s.complete ? t("lesson_done") : t("lesson_todo"));
     progressBox.appendChild(status);
     if (s.complete && s.next_url) {
-      var next = el("a", "button primary", t("下一课", "Next lesson"));
+      var next = el("a", "button primary", t("next_lesson"));
       next.href = s.next_url;
       progressBox.appendChild(next);
     }
@@ -105,8 +140,10 @@
     stateTimer = setTimeout(function () {
       fetch(progressBox.getAttribute("data-state-url"), {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (resp) {
+          if (signedOut(resp)) return;
           return resp.json().catch(function () { return {}; }).then(function (data) {
             if (resp.status === 403) { showLocked(data.error); return; }
+            if (data.labels) labels = data.labels;
             if (resp.ok) renderState(data);
           });
         }).catch(function () {});
@@ -116,15 +153,15 @@
   // ---------------------------------------------------------------- heartbeats
 
   var beatTimer = null;
-  function beat(visible) {
+  function beat(visible, start) {
     if (locked) return;
-    post("heartbeat/", {lesson: lessonId, visible: visible}, !visible).then(function (r) {
+    post("heartbeat/", {lesson: lessonId, visible: visible, start: !!start}, !visible).then(function (r) {
       if (r.credited_s) refreshState(300);
     }).catch(function () {});
   }
   function startBeats() {
     if (beatTimer || locked) return;
-    beat(true);
+    beat(true, true);  // the page opened or came back: the clock starts now
     beatTimer = setInterval(function () {
       if (document.visibilityState === "visible") beat(true);
     }, BEAT_MS);
@@ -198,14 +235,14 @@
     if (!box) return;
     box.textContent = "";
     box.className = "practice-feedback " + (result.correct ? "correct" : "incorrect");
-    box.appendChild(el("p", "verdict", result.correct ? t("回答正确。", "Correct.") : t("回答不正确。", "Not correct.")));
+    box.appendChild(el("p", "verdict", result.correct ? t("correct") : t("incorrect")));
     var labels = (result.correct_choices || []).map(function (i) {
       var input = form.querySelector("input[name=choice][value='" + i + "']");
       var label = input && (input.closest("label") || form.querySelector("label[for='" + input.id + "']"));
       if (label) label.classList.add("is-correct");
       return label ? label.textContent.trim() : String(i + 1);
     });
-    box.appendChild(el("p", "answer", t("正确答案：", "Correct answer: ") + labels.join(t("；", "; "))));
+    box.appendChild(el("p", "answer", t("correct_answer", {choices: labels.join(t("separator"))})));
     var expl = el("div", "explanation");
     expl.innerHTML = result.explanation || "";  // rich text from the page's own question block, via the server
     box.appendChild(expl);
@@ -224,7 +261,7 @@
         function (i) { return parseInt(i.value, 10); });
       var box = feedbackOf(form);
       if (!choice.length) {
-        if (box) { box.textContent = t("请先选择答案。", "Choose an answer first."); box.className = "practice-feedback"; box.hidden = false; }
+        if (box) { box.textContent = t("choose_first"); box.className = "practice-feedback"; box.hidden = false; }
         return;
       }
       Array.prototype.forEach.call(form.querySelectorAll(".is-correct"), function (l) { l.classList.remove("is-correct"); });
@@ -233,7 +270,7 @@
       post("answer/", {lesson: lessonId, question: form.getAttribute("data-question-key"), choice: choice})
         .then(function (r) { showFeedback(form, r); markAnswered(form.getAttribute("data-question-key")); refreshState(300); })
         .catch(function (e) {
-          if (box) { box.textContent = e.message || t("提交失败，请稍后再试。", "Could not send the answer; try again."); box.hidden = false; }
+          if (box) { box.textContent = e.message || t("send_failed"); box.hidden = false; }
         })
         .then(function () { if (button) button.disabled = false; });
     });
