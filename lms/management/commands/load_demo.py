@@ -12,6 +12,9 @@ class Command(BaseCommand):
         from manikin import demo as manikin_demo
 
         manikin_demo.load(self.stdout)
+        from content.course.load import load_demo as course_demo
+
+        course_demo(self.stdout)  # the 救护员 course, programmes, the demo class and its code
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
