@@ -202,11 +202,13 @@
     });
     video.addEventListener("seeking", close);
     video.addEventListener("seeked", function () { if (!video.paused) tr.start = tr.last = video.currentTime; });
-    video.addEventListener("pause", function () { close(); flush(tr, false); });
-    video.addEventListener("ended", function () {
-      if (tr.last !== null) tr.last = Math.max(tr.last, video.currentTime);
-      close(); flush(tr, false);
-    });
+    // Up to where playback stopped (the last timeupdate can be a quarter of a second earlier).
+    function extend() {
+      var gap = video.currentTime - (tr.last === null ? Infinity : tr.last);
+      if (!video.seeking && gap > 0 && gap < 2) tr.last = video.currentTime;
+    }
+    video.addEventListener("pause", function () { extend(); close(); flush(tr, false); });
+    video.addEventListener("ended", function () { extend(); close(); flush(tr, false); });
     trackers.push(tr);
   }
   function flush(tr, keepalive) {
