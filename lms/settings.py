@@ -27,6 +27,8 @@ Variables:
     LMS_BASE_URL                   public base URL, used in links that leave the site
     LMS_STATIC_ROOT                where collectstatic puts the files the proxy serves
                                    (default ./static_collected)
+    LMS_CONTENT_CACHE_S            how long a lesson page's shared part (the same for every visitor)
+                                   stays cached, in seconds (default 86400; 0: rendered every time)
     LMS_SESSION_AGE_S              longest a sign-in lasts, in seconds (default 28800, 8 hours)
     LMS_SESSION_IDLE_S             sign out after this many seconds without a page request
                                    (default 3600; 0 turns the idle timeout off)
