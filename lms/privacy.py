@@ -482,8 +482,8 @@ register(Declaration(
     key="lms.one_time_codes", order=40,
     title=gettext_lazy("Verification codes"),
     models=["lms.OneTimeCode"],
-    holds=gettext_lazy("When password-reset codes were sent to you and whether they were used "
-                       "(the codes themselves are never stored)."),
+    holds=gettext_lazy("When verification codes (password reset, registration) were sent to you and whether "
+                       "they were used (the codes themselves are never stored)."),
     export=_export_codes, anonymise=_anonymise_codes,
     erased=[gettext_lazy("Every verification code record")],
 ))

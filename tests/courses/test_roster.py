@@ -292,3 +292,22 @@ def test_upload_page_shows_bad_rows_and_imports_the_good_ones(klass, org_admin):
     assert resp.status_code == 302
     assert klass.enrolments.get().user.real_name == "张三"
     assert RosterImport.objects.latest("pk").outcome == "partial"
+
+
+def test_a_region_admin_grants_the_organisation_admin_role(regions, orgs, make_person):
+    county_admin = make_person(regions["xihu"], roles=(), admin_of=regions["xihu"])
+    assert Role.ORG_ADMIN in lms_api.grantable_roles(county_admin)
+    person = lms_api.create_person(county_admin, real_name="何老师", region=regions["xihu"], id_card=id_card(900),
+                                   phone=phone(900), organisation=orgs["school"], roles=[Role.ORG_ADMIN])
+    assignment = person.role_assignments.get(role=Role.ORG_ADMIN)
+    assert assignment.organisation == orgs["school"] and assignment.region is None
+    with pytest.raises(ValidationError):  # an organisation admin needs an organisation
+        lms_api.create_person(county_admin, real_name="无单位", region=regions["xihu"], roles=[Role.ORG_ADMIN])
+    with pytest.raises(PermissionDenied):  # not an organisation outside the admin's region
+        lms_api.assign_role(county_admin, person, Role.ORG_ADMIN, organisation=orgs["other"])
+    # the organisation admin manages the school's classes only, and grants nothing
+    from courses import permissions
+
+    assert lms_api.grantable_roles(person) == []
+    assert permissions.is_class_admin(person)
+    assert set(permissions.class_organisations(person)) == {orgs["school"]}
