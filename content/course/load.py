@@ -45,6 +45,7 @@ DEMO_CLASS_NAME = "西湖区救护员培训班（演示）"
 DEMO_TRAINING_BASE = "杭州市红十字应急救护培训基地（演示）"
 
 # Credits and class hours (1 class hour = 45 minutes) of each module, by module slug, per programme.
+# A module's class hours match its lessons' estimated minutes (about 45 minutes a class hour).
 # 救护员取证: 16 class hours in all, of which the online theory is 6; segments are taken in order.
 PROGRAMMES = [
     {
@@ -60,12 +61,12 @@ PROGRAMMES = [
         "modules": [
             # (module slug, segment, required, credits, class hours)
             ("overview", 1, True, "1", "0.5"),
-            ("cpr-aed", 1, True, "2", "1.5"),
+            ("cpr-aed", 1, True, "2", "1"),
             ("airway-obstruction", 1, True, "1", "0.5"),
             ("bleeding-bandaging", 2, True, "1.5", "1"),
             ("fracture-transport", 2, True, "1.5", "1"),
             ("medical-emergencies", 3, True, "1.5", "1"),
-            ("accidents", 3, True, "1.5", "0.5"),
+            ("accidents", 3, True, "1.5", "1"),
         ],
     },
     {
@@ -79,10 +80,10 @@ PROGRAMMES = [
                        "再从气道异物梗阻、常见急症、意外伤害中任选一个模块。",
         "modules": [
             ("overview", 1, True, "1", "0.5"),
-            ("cpr-aed", 1, True, "2", "1.5"),
+            ("cpr-aed", 1, True, "2", "1"),
             ("airway-obstruction", 1, False, "1", "0.5"),
             ("medical-emergencies", 1, False, "1", "1"),
-            ("accidents", 1, False, "1", "0.5"),
+            ("accidents", 1, False, "1", "1"),
         ],
         "required_credits": Decimal("4"),
     },
@@ -96,12 +97,12 @@ PROGRAMMES = [
         "description": "救护员证到期前的复训（积分制）：在有效期内学习理论模块累计学分，"
                        "达到 5 学分即完成理论部分，不同培训班取得的学分可以累计。",
         "modules": [
-            ("cpr-aed", 1, False, "2", "1.5"),
+            ("cpr-aed", 1, False, "2", "1"),
             ("airway-obstruction", 1, False, "1", "0.5"),
             ("bleeding-bandaging", 1, False, "1", "1"),
             ("fracture-transport", 1, False, "1", "1"),
             ("medical-emergencies", 1, False, "1", "1"),
-            ("accidents", 1, False, "1", "0.5"),
+            ("accidents", 1, False, "1", "1"),
         ],
         "required_credits": Decimal("5"),
     },

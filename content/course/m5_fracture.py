@@ -15,7 +15,7 @@ MODULE = {
             "slug": "fracture-splinting",
             "title": "骨折的判断与夹板固定",
             "summary": "骨折的表现、固定的原则与步骤。",
-            "minutes": 15,
+            "minutes": 22,
             "body": [
                 ("text",
                  "<p>骨折常由跌倒、交通事故、高处坠落、重物砸伤等引起。骨折断端锋利，如果随意活动，可能刺伤周围的"
@@ -63,7 +63,7 @@ MODULE = {
             "slug": "spine-and-transport",
             "title": "脊柱损伤的保护与伤员搬运",
             "summary": "怀疑脊柱损伤时如何保护，以及单人、双人和多人搬运的方法。",
-            "minutes": 15,
+            "minutes": 23,
             "body": [
                 ("text",
                  "<p>高处坠落、交通事故、跳水、重物砸伤头颈和背部等，都可能造成脊柱损伤。伤员可能诉说颈部或背部疼痛，"

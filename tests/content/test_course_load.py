@@ -192,3 +192,19 @@ def test_a_fresh_database_reuses_the_stored_files(settings):
     assert after == files
     image = get_image_model().objects.get(title="胸外按压的部位与手法")
     assert image.file.name == "original_images/cpr-hand-position.svg" and image.width == 480
+
+
+def test_the_loaded_lessons_render_for_the_demo_trainee(client):
+    call_command("load_demo", stdout=open("/dev/null", "w"))
+    client.login(username="trainee", password="Demo@2026")
+    lesson = LessonPage.objects.get(slug="high-quality-cpr")
+    html = client.get(lesson.url).content.decode()
+    assert "高质量胸外按压与人工呼吸" in html
+    assert 'alt="仰卧者的胸部示意图' in html and ".svg" in html
+    assert "<video" in html and 'srclang="zh-hans"' in html and ".webm" in html
+    assert html.count('class="practice-question"') == 3
+    assert "深度 5～6 厘米，频率 100～120 次/分" in html  # the choice text is shown ...
+    assert "过快则胸廓来不及回弹" not in html  # ... the explanation is not
+    for module in ModulePage.objects.all():
+        assert client.get(module.url).status_code == 200
+    assert client.get(CoursePage.objects.get().url).status_code == 200
