@@ -108,9 +108,12 @@ def class_detail(request, pk: int):
     klass = _class_or_404(request.user, pk)
     enrolments = (klass.enrolments.select_related("user__organisation").order_by("user__real_name", "pk"))
     page = Paginator(enrolments, 100).get_page(request.GET.get("page"))
+    lessons_total, progress = classes.class_progress(klass, [e.user_id for e in page])
+    for e in page:
+        e.progress = progress.get(e.user_id, {"done": 0, "minutes": 0})
     active = klass.enrolments.filter(status=Enrolment.Status.ACTIVE).count()
     return render(request, "courses/classes/detail.html", {
-        "klass": klass, "page": page, "active": active, "free": max(0, klass.capacity - active),
+        "klass": klass, "page": page, "active": active, "lessons_total": lessons_total, "free": max(0, klass.capacity - active),
         "instructors": klass.instructors.order_by("real_name"),
         "imports": klass.roster_imports.select_related("uploaded_by")[:10],
     })

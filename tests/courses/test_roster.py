@@ -311,3 +311,40 @@ def test_a_region_admin_grants_the_organisation_admin_role(regions, orgs, make_p
     assert lms_api.grantable_roles(person) == []
     assert permissions.is_class_admin(person)
     assert set(permissions.class_organisations(person)) == {orgs["school"]}
+
+
+def test_the_class_page_lists_the_enrolled_with_masked_numbers(org_admin, klass):
+    run(org_admin, klass, csv_bytes(GOOD))
+    client = Client()
+    client.force_login(org_admin)
+    page = client.get(f"/classes/{klass.pk}/").content.decode()
+    assert "张三" in page and klass.code in page
+    assert protection.mask_id_card(id_card(1)) in page and protection.mask_phone(phone(1)) in page
+    assert id_card(1) not in page and phone(1) not in page
+    listing = client.get("/classes/").content.decode()
+    assert klass.name in listing
+    old = klass.code
+    assert client.post(f"/classes/{klass.pk}/rotate-code/").status_code == 302
+    klass.refresh_from_db()
+    assert klass.code != old and AuditLog.objects.filter(action="class.rotate_code").exists()
+
+
+def test_an_organisation_admin_opens_a_class_at_their_organisation_only(org_admin, programme, orgs, regions,
+                                                                         make_person):
+    instructor = make_person(regions["xihu"], roles=(Role.INSTRUCTOR,))
+    far_instructor = make_person(regions["beilun"], roles=(Role.INSTRUCTOR,))
+    client = Client()
+    client.force_login(org_admin)
+    data = {"name": "高二救护员班", "programme": programme.pk, "training_base": orgs["school"].pk,
+            "starts_on": "2026-12-01", "ends_on": "2026-12-20", "theory_deadline": "2026-12-10", "capacity": "60",
+            "venue": "体育馆", "schedule": "", "instructors": [instructor.pk]}
+    resp = client.post("/classes/new/", data)
+    assert resp.status_code == 302
+    created = TrainingClass.objects.get(name="高二救护员班")
+    assert created.training_base == orgs["school"] and list(created.instructors.all()) == [instructor]
+    resp = client.post("/classes/new/", {**data, "name": "别人的班", "training_base": orgs["employer"].pk})
+    assert resp.status_code == 200 and not TrainingClass.objects.filter(name="别人的班").exists()
+    resp = client.post("/classes/new/", {**data, "name": "远方师资班", "instructors": [far_instructor.pk]})
+    assert resp.status_code == 200 and not TrainingClass.objects.filter(name="远方师资班").exists()
+    resp = client.post("/classes/new/", {**data, "name": "日期反了", "ends_on": "2026-11-01"})
+    assert resp.status_code == 200 and "结束日期" in resp.content.decode()
