@@ -11,8 +11,9 @@ One topology for production, ``make demo``, the end-to-end tests and the benchma
   the sockets of the ASGI process that a recording started). With ``REDIS_URL`` unset, a private
   ``redis-server`` on a Unix socket in the var folder, without persistence.
 
-``python -m lms.serving [HOST] [PORT]`` runs all of them (and the background-task worker) in
-the foreground until Ctrl-C or until one of them exits; ``bin/serve`` calls it.
+``python -m lms.serving [HOST] [PORT]`` runs all of them (and the background-task worker and the
+scheduled-publishing loop) in the foreground until Ctrl-C or until one of them exits; ``bin/serve``
+calls it.
 """
 
 from __future__ import annotations
@@ -179,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     server.start(timeout_s=60)
     worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--queue-name", "*"], cwd=ROOT, env=server.env,
                               start_new_session=True)
+    # Pages scheduled by editors go live (or expire) on time: Wagtail's publish_scheduled every minute.
+    scheduler = subprocess.Popen([sys.executable, "manage.py", "publish_scheduled_loop"], cwd=ROOT, env=server.env,
+                                 start_new_session=True)
+    helpers = {"db_worker": worker, "publish_scheduled_loop": scheduler}
     stopping = []
     signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # where a browser here reaches it
@@ -188,22 +193,24 @@ def main(argv: list[str] | None = None) -> int:
           f"--server ws://{shown_host}:{args.port}", flush=True)
     try:
         while not stopping:
-            dead = [name for name, p in server.procs.items() if p.poll() is not None]
-            if dead or worker.poll() is not None:
-                print(f"stopped: {', '.join(dead) or 'db_worker'} exited (see {server.log_path})", file=sys.stderr)
+            dead = [name for name, p in (*server.procs.items(), *helpers.items()) if p.poll() is not None]
+            if dead:
+                print(f"stopped: {', '.join(dead)} exited (see {server.log_path})", file=sys.stderr)
                 return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
+        for helper in helpers.values():
+            if helper.poll() is None:
+                os.killpg(helper.pid, signal.SIGTERM)
         server.stop()
-        try:
-            worker.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        wait_group(worker.pid)  # nothing this command started outlives it
+        for helper in helpers.values():
+            try:
+                helper.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            wait_group(helper.pid)  # nothing this command started outlives it
     return 0
 
 

@@ -199,3 +199,19 @@ def test_the_home_page_links_to_the_catalogue(course, client):
     html = client.get("/").content.decode()
     assert 'href="/courses/"' in html
     assert Page.objects.get(slug="courses").specific_class is CourseIndexPage
+
+
+@pytest.mark.django_db
+def test_the_scheduling_loop_publishes_on_time(course, client):
+    """``python -m lms.serving`` runs ``publish_scheduled_loop`` beside the task worker."""
+    lesson = course["m2"].add_child(instance=LessonPage(title="三角巾包扎", slug="triangle", live=False,
+                                                        body=[("text", RichText("<p>三角巾头部包扎。</p>"))]))
+    go_live = timezone.now() + timedelta(minutes=5)
+    lesson.go_live_at = go_live
+    lesson.save_revision().publish()
+    call_command("publish_scheduled_loop", once=True)
+    assert not LessonPage.objects.get(pk=lesson.pk).live
+    with mock.patch("django.utils.timezone.now", return_value=go_live + timedelta(seconds=1)):
+        call_command("publish_scheduled_loop", once=True)
+    assert LessonPage.objects.get(pk=lesson.pk).live
+    assert "三角巾头部包扎" in client.get("/courses/first-aider/bleeding/triangle/").content.decode()
