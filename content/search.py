@@ -8,7 +8,8 @@ and the dictionary words inside them, e.g. 心肺复苏 → 心肺复苏 心肺 
 words the same way (jieba's precise mode) and every word of it must match. The same words reach both
 databases, so both find the same pages.
 
-jieba ships its dictionary; it is loaded once per process, on first use, quietly.
+jieba ships its dictionary; it is loaded once per process, on first use, quietly (its parsed form
+cached in ``var/jieba.cache``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ def _tokenizer():
             if _jieba is None:
                 import jieba
 
+                from django.conf import settings
+
                 jieba.setLogLevel(logging.WARNING)
                 tokenizer = jieba.Tokenizer()
+                # Its dictionary cache in our own var folder (0700), not a guessable name in a shared /tmp.
+                tokenizer.tmp_dir = str(settings.VAR_DIR)
                 tokenizer.initialize()
                 for word in FIRST_AID_WORDS:
                     tokenizer.add_word(word, freq=50_000)
