@@ -86,11 +86,17 @@ class Row:
 # ---------------------------------------------------------------- reading the file
 
 
+class NumberCell(str):
+    """A cell Excel stored as a number (an 18-digit ID-card number loses its last digits that way)."""
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # Excel keeps long digit strings as numbers
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return NumberCell(str(value).strip())
     return str(value).strip()
 
 
@@ -181,7 +187,9 @@ def parse_rows(table: list[list[str]]) -> list[Row]:
 
         def get(key, values=values):
             i = columns.get(key)
-            return values[i].strip() if i is not None and i < len(values) else ""
+            if i is None or i >= len(values):
+                return ""
+            return values[i] if isinstance(values[i], NumberCell) else values[i].strip()
 
         rows.append(Row(row=number, name=get("name"), id_card=get("id_card"), phone=get("phone"),
                         organisation_name=get("organisation")))
@@ -224,6 +232,9 @@ def _check_rows(actor, training_class: TrainingClass, rows: list[Row]) -> None:
                 r.id_card_masked = protection.mask_id_card(r.id_card)
             except ValidationError as exc:
                 r.reasons.extend(exc.messages)
+                if isinstance(raw_id, NumberCell):
+                    r.reasons.append(_("Excel stored this ID-card number as a number and lost its last digits: "
+                                       "format the column as text and type the number again."))
                 r.id_card_masked = _mask_raw(raw_id)
         if not raw_phone:
             r.reasons.append(_("The mobile number is missing."))

@@ -348,3 +348,10 @@ def test_an_organisation_admin_opens_a_class_at_their_organisation_only(org_admi
     assert resp.status_code == 200 and not TrainingClass.objects.filter(name="远方师资班").exists()
     resp = client.post("/classes/new/", {**data, "name": "日期反了", "ends_on": "2026-11-01"})
     assert resp.status_code == 200 and "结束日期" in resp.content.decode()
+
+
+def test_an_id_card_number_excel_turned_into_a_number_gets_a_hint(org_admin, klass):
+    rows = [["张三", float(id_card(1)[:15] + "000"), phone(1), ""]]  # what Excel keeps of 18 digits: 15
+    result = run(org_admin, klass, xlsx_bytes(rows), name="花名册.xlsx")
+    assert result.outcome == "rejected"
+    assert any("文本" in reason for reason in result.rows[0]["reasons"])
