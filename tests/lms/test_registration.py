@@ -4,7 +4,7 @@ ID-card number, consent recorded, optional enrolment with a class code, nothing 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
