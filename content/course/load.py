@@ -137,13 +137,14 @@ def _upsert_file(model, title: str, path: Path, collection):
         return obj, False
     if obj is None:
         obj = model(title=title, collection=collection)
-    stored = _stored_copy(obj, path.name, data)
+    file_name = _content_name(path.name, data)
+    stored = _stored_copy(obj, file_name, data)
     if stored:
         # The same bytes are in storage already (a demo database made afresh): use them, no second copy.
         obj.file = stored
         obj.file_size, obj.file_hash = len(data), _sha1(data)
     else:
-        obj.file = ContentFile(data, name=path.name)
+        obj.file = ContentFile(data, name=file_name)
         obj.file_hash = ""  # recomputed just below
         if hasattr(obj, "_set_image_file_metadata"):
             obj._set_image_file_metadata()
@@ -151,6 +152,13 @@ def _upsert_file(model, title: str, path: Path, collection):
             obj._set_document_file_metadata()
     obj.save()
     return obj, True
+
+
+def _content_name(name: str, data: bytes) -> str:
+    """The file name with the start of its SHA-1: the same bytes always get the same name, changed bytes another
+    (``cpr-hand-position.svg`` → ``cpr-hand-position-1a2b3c4d.svg``, ``x.zh-hans.vtt`` → ``x-1a2b3c4d.zh-hans.vtt``)."""
+    stem, dot, extension = name.partition(".")
+    return f"{stem}-{_sha1(data)[:8]}{dot}{extension}"
 
 
 def _stored_copy(obj, file_name: str, data: bytes) -> str:
