@@ -12,6 +12,7 @@ from content.search import search_pages
 
 MAX_QUERY_CHARS = 100
 PER_PAGE = 20
+PUBLIC_MEDIA_FOLDERS = ("images", "original_images")  # Wagtail's originals and renditions
 
 
 def _breadcrumbs(pages) -> dict[int, list]:
@@ -42,7 +43,8 @@ def public_image(request, path):
     """Wagtail images and their renditions (course illustrations: public), for servers without nginx
     in front (nginx serves /media/images/ and /media/original_images/ from disk itself). Nothing else
     under MEDIA_ROOT is served: ID photos are personal data."""
-    if ".." in path.split("/"):
+    parts = path.split("/")
+    if len(parts) != 2 or parts[0] not in PUBLIC_MEDIA_FOLDERS or parts[1] in ("", ".", ".."):
         raise Http404
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     # An SVG opened on its own must not run scripts.

@@ -363,9 +363,9 @@ MATRIX: dict[str, Http | Ws] = {
                                  objects={"lesson_id": "lesson"}, path="/study/lessons/1/state/"),
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
-    # only media/images/ and media/original_images/ (public illustrations; none in this world), never photos
-    "content:public_image": Http(get={"others": NOT_FOUND}, post={"others": NOT_ALLOWED},
-                                 path="/media/images/none.png"),
+    # only media/images/ and media/original_images/ (public illustrations), never a person's photo
+    "content:public_image": Http(get={"others": NOT_FOUND}, post={"others": NOT_ALLOWED}, objects={"path": "person"},
+                                 path=lambda world: "/media/" + world.people["trainee"].photo.name),
     # ---- third-party includes, one entry each
     # The Wagtail admin: system admins only; everyone else is sent to its login page.
     "wagtail.admin.urls": Http(get={"system_admin": OK, "others": ADMIN_LOGIN},
