@@ -126,6 +126,7 @@ MAX_CHOICES = 20
 theory_completed = Signal()  # sent with user=, programme= after the commit that completed the theory
 
 STUDY_CLASS_STATUSES = (TrainingClass.Status.OPEN, TrainingClass.Status.CLOSED)
+STEPLEN = 4  # treebeard's path step of Wagtail pages (Page.steplen)
 
 
 # ---------------------------------------------------------------- lesson pages
@@ -173,7 +174,11 @@ def lesson_blocks(lesson) -> LessonBlocks:
 
 def required_seconds(lesson) -> int:
     """Time on task a lesson asks for: 50 % of its estimate, at most 20 minutes."""
-    estimate_s = max(int(lesson.estimated_minutes or 0), 0) * 60
+    return _required_seconds(lesson.estimated_minutes)
+
+
+def _required_seconds(estimated_minutes) -> int:
+    estimate_s = max(int(estimated_minutes or 0), 0) * 60
     return min(math.ceil(estimate_s * LESSON_TIME_SHARE), LESSON_TIME_REQUIRED_MAX_S)
 
 
@@ -430,27 +435,73 @@ def record_heartbeat(user, lesson_id, *, visible: bool, start: bool = False,
     if not isinstance(visible, bool) or not isinstance(start, bool):
         raise ValidationError(_("The heartbeat must say whether the page is visible."))
     now = now or timezone.now()
-    lesson, _access = _studiable_lesson(user, lesson_id, body=False)
+    lesson_pk, estimated_minutes = _beat_lesson(user, lesson_id)
+    # The hot path of the study site (one request per trainee every 15 s): light queries on locked rows.
     with transaction.atomic():
-        clock = _locked_row(StudyClock, user=user)
+        clock_pk, credited_until = _locked_values(StudyClock, ("pk", "credited_until"), user=user)
         credited = 0
-        if clock.credited_until is not None:
-            elapsed = (now - clock.credited_until).total_seconds()
+        if credited_until is not None:
+            elapsed = (now - credited_until).total_seconds()
             if visible and not start and 0 < elapsed <= HEARTBEAT_MAX_GAP_S:
                 credited = int(elapsed)  # whole seconds; the remainder stays uncredited
-        if clock.credited_until is None or now > clock.credited_until:
+        if credited_until is None or now > credited_until:
             # Move the clock by the credited whole seconds when crediting (the fraction carries to the
             # next beat), else to now.
-            clock.credited_until = clock.credited_until + timedelta(seconds=credited) if credited else now
-        clock.last_lesson_id = lesson.pk
-        clock.save(update_fields=["credited_until", "last_lesson"])
-        progress = _progress_for_update(user, lesson)
+            credited_until = credited_until + timedelta(seconds=credited) if credited else now
+        StudyClock.objects.filter(pk=clock_pk).update(credited_until=credited_until, last_lesson_id=lesson_pk)
+        progress_pk, seconds, completed_at = _locked_values(
+            LessonProgress, ("pk", "seconds_on_task", "completed_at"), user=user, lesson_id=lesson_pk)
         if credited:  # the progress row is locked: no other request changes it before the commit
-            progress.seconds_on_task += credited
-            progress.last_credited_at = now
-            progress.save(update_fields=["seconds_on_task", "last_credited_at"])
-            _update_completion(user, lesson, progress, now)
-    return {"credited_s": credited, "lesson_seconds": progress.seconds_on_task}
+            seconds += credited
+            LessonProgress.objects.filter(pk=progress_pk).update(seconds_on_task=seconds, last_credited_at=now)
+            if completed_at is None and seconds >= _required_seconds(estimated_minutes):
+                _update_completion(user, get_lesson(lesson_pk), LessonProgress.objects.get(pk=progress_pk), now)
+    return {"credited_s": credited, "lesson_seconds": seconds}
+
+
+def _locked_values(model, fields: tuple[str, ...], **key) -> tuple:
+    """``fields`` of the row of ``model`` with ``key``, locked for the transaction (created when missing)."""
+    row = model.objects.select_for_update().filter(**key).values_list(*fields).first()
+    if row is None:
+        obj = _locked_row(model, **key)
+        row = tuple(getattr(obj, f) for f in fields)
+    return row
+
+
+def _beat_lesson(user, lesson_id) -> tuple[int, int]:
+    """(id, estimated minutes) of a live lesson ``user`` may study, else ``LessonNotFound`` or
+    ``PermissionDenied``: two light queries, and the full check (``lesson_access``) only for a lesson
+    past the first segment of a 分段型 programme."""
+    if isinstance(lesson_id, bool):
+        raise LessonNotFound(_("This lesson does not exist."))
+    try:
+        lesson_pk = int(lesson_id)
+    except (TypeError, ValueError):
+        raise LessonNotFound(_("This lesson does not exist.")) from None
+    row = _lesson_model().objects.live().filter(pk=lesson_pk).values_list("path", "estimated_minutes").first()
+    if row is None:
+        raise LessonNotFound(_("This lesson does not exist."))
+    path, minutes = row
+    links = list(ProgrammeModule.objects.filter(
+        module_page__path=path[:-STEPLEN],
+        programme__classes__enrolments__user=user,
+        programme__classes__enrolments__status=Enrolment.Status.ACTIVE,
+        programme__classes__status__in=STUDY_CLASS_STATUSES,
+    ).values_list("programme_id", "programme__mode", "segment")[:20])
+    if not links:
+        raise PermissionDenied(_("This lesson is not part of a class you are enrolled in."))
+    if any(mode != Programme.Mode.SEGMENTED for _p, mode, _s in links):
+        return lesson_pk, minutes
+    first_segment = Q()
+    for programme_id, _mode, segment in links:
+        first_segment |= Q(programme_id=programme_id, segment__lt=segment, required=True)
+    if ProgrammeModule.objects.filter(first_segment).values("programme_id").distinct().count() < len(
+            {programme_id for programme_id, _m, _s in links}):
+        return lesson_pk, minutes  # a programme where the lesson's segment is the first: open
+    access = lesson_access(user, get_lesson(lesson_pk, body=False))
+    if not access.allowed:
+        raise PermissionDenied(access.reason)
+    return lesson_pk, minutes
 
 
 # ---------------------------------------------------------------- videos
