@@ -12,8 +12,9 @@ published. Running it again changes nothing when the data has not changed (pages
 documents are found by slug and title and compared first); changed data is saved in place as a
 new revision of the same page, so page ids, and so the trainees' progress, are kept. Block ids are
 derived from the module, lesson, block type and ordinal, so a question or a video keeps its key
-(``question_key`` / ``video_key``) when the text around it is edited. Pages that editors add are
-left alone.
+(``question_key`` / ``video_key``) when the text around it is edited. Pages that editors add, and
+pages an editor has changed in the Wagtail admin (their latest revision has a user), are left alone
+(``load_course(force=True)`` overwrites the latter with the data).
 
 ``load_demo(stdout=None)`` loads the course and then the demo programmes (救护员取证 分段型, 普及
 菜单式, 复训 积分制), the demo class 西湖区救护员培训班（演示） with code ``DEMO_CLASS_CODE`` and
@@ -260,16 +261,22 @@ def _normalised_stream(field, value):
     return field.get_prep_value(value)
 
 
-def _ensure_page(parent, model, slug: str, fields: dict):
+def _ensure_page(parent, model, slug: str, fields: dict, *, force: bool = False):
     """The child of ``parent`` with this slug, created or updated to ``fields`` and published.
 
-    Returns (page, changed). Nothing is saved when the live page already has these values."""
+    Returns (page, changed). Nothing is saved when the live page already has these values, nor
+    (unless ``force``) when a person has edited the page in the Wagtail admin since: the loader
+    saves its revisions without a user, so a latest revision with a user is an editor's work and
+    is kept (``make demo`` runs the loader at every start)."""
     page = model.objects.child_of(parent).filter(slug=slug).first()
     if page is None:
         page = model(slug=slug, **fields)
         parent.add_child(instance=page)
         page.save_revision().publish()
         return model.objects.get(pk=page.pk), True
+    latest = page.get_latest_revision()
+    if not force and latest is not None and latest.user_id is not None:
+        return page, False
     page = page.get_latest_revision_as_object() if page.has_unpublished_changes else page
     differs = False
     for name, wanted in fields.items():
@@ -306,8 +313,10 @@ def _site_root():
     return root
 
 
-def load_course(site_root=None, stdout=None):
-    """Build or update the 救护员 course under ``site_root`` (the default site's home page); returns the CoursePage."""
+def load_course(site_root=None, stdout=None, *, force: bool = False):
+    """Build or update the 救护员 course under ``site_root`` (the default site's home page); returns the CoursePage.
+
+    Pages an editor has changed in the Wagtail admin are left as they are unless ``force``."""
     from content.models import CourseIndexPage, CoursePage, LessonPage, ModulePage
 
     write = stdout.write if stdout else (lambda s: None)
@@ -318,25 +327,25 @@ def load_course(site_root=None, stdout=None):
         index = CourseIndexPage.objects.child_of(root).first()
         if index is None:
             index, c = _ensure_page(root, CourseIndexPage, INDEX["slug"],
-                                    {"title": INDEX["title"], "intro": INDEX["intro"]})
+                                    {"title": INDEX["title"], "intro": INDEX["intro"]}, force=force)
             changed += c
         course, c = _ensure_page(index, CoursePage, COURSE["slug"], {
             "title": COURSE["title"], "summary": COURSE["summary"], "body": COURSE["body"],
             "cover": media.image(COURSE["cover"]),
-        })
+        }, force=force)
         changed += c
         lessons = 0
         for module in modules():
             module_page, c = _ensure_page(course, ModulePage, module["slug"], {
                 "title": module["title"], "summary": module["summary"], "objectives": module["objectives"],
-            })
+            }, force=force)
             changed += c
             for lesson in module["lessons"]:
                 _page, c = _ensure_page(module_page, LessonPage, lesson["slug"], {
                     "title": lesson["title"], "summary": lesson["summary"],
                     "estimated_minutes": lesson["minutes"],
                     "body": lesson_stream(module["slug"], lesson, media),
-                })
+                }, force=force)
                 changed += c
                 lessons += 1
     write(f"course: {course.title} · {len(modules())} modules, {lessons} lessons · "

@@ -209,3 +209,24 @@ def test_the_loaded_lessons_render_for_the_demo_trainee(client):
     for module in ModulePage.objects.all():
         assert client.get(module.url).status_code == 200
     assert client.get(CoursePage.objects.get().url).status_code == 200
+
+
+def test_an_editors_changes_are_kept_unless_forced(monkeypatch):
+    from lms.models import User
+
+    load_course()
+    editor = User.objects.create_user(username="editor", password="pw-Secret-123", is_staff=True)
+    lesson = LessonPage.objects.get(slug="drowning")
+    lesson.title = "溺水的预防与救护"
+    lesson.save_revision(user=editor).publish()
+
+    from content.course import m7_accidents
+
+    monkeypatch.setitem(m7_accidents.MODULE["lessons"][1], "summary", "改过的摘要。")
+    load_course()
+    kept = LessonPage.objects.get(pk=lesson.pk)
+    assert kept.title == "溺水的预防与救护" and kept.summary != "改过的摘要。"
+
+    load_course(force=True)
+    forced = LessonPage.objects.get(pk=lesson.pk)
+    assert forced.title == "溺水" and forced.summary == "改过的摘要。" and forced.live
