@@ -24,7 +24,6 @@ class Command(BaseCommand):
         stopping = []
         signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
         while not stopping:
-            close_old_connections()
             try:
                 call_command("publish_scheduled", verbosity=0)
             except Exception as error:  # a database hiccup must not stop the schedule
@@ -34,3 +33,4 @@ class Command(BaseCommand):
             deadline = time.monotonic() + interval_s
             while not stopping and time.monotonic() < deadline:
                 time.sleep(min(1.0, interval_s))
+            close_old_connections()  # a connection kept for a minute may have gone stale
