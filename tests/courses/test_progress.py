@@ -10,6 +10,8 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from django.test import Client
 from django.utils import translation
 
@@ -136,6 +138,32 @@ def test_two_tabs_at_once_earn_no_more_than_the_real_time(world, trainee):
     assert total >= 590  # and the real time is counted (whole seconds)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(beats=st.lists(st.tuples(st.floats(min_value=0, max_value=120, allow_nan=False),  # seconds after the last
+                                st.sampled_from("ab"), st.booleans(), st.booleans()),  # lesson, visible, start
+                      min_size=1, max_size=40))
+def test_whatever_the_beats_the_time_credited_never_exceeds_the_real_time(world, trainee, beats):
+    """Any sequence of heartbeats (two tabs on two lessons, visible or hidden, start beats, bursts, gaps)
+    credits at most the real time that passed between the first and the last, and never more than the
+    visible stretches of at most HEARTBEAT_MAX_GAP_S between consecutive beats."""
+    LessonProgress.objects.filter(user=trainee).delete()
+    StudyClock.objects.filter(user=trainee).delete()
+    t, total, bound = 0.0, 0, 0.0
+    for i, (gap, key, visible, start) in enumerate(beats):
+        t += gap
+        credited = api.record_heartbeat(trainee, world["lessons"][key].pk, visible=visible, start=start,
+                                        now=at(t))["credited_s"]
+        assert credited >= 0
+        if not visible or start or i == 0:
+            assert credited == 0
+        total += credited
+        if i and visible and not start and gap <= api.HEARTBEAT_MAX_GAP_S:
+            bound += gap + 1  # the second carried over from an earlier beat's fraction
+    assert total <= t
+    assert total <= bound
+    assert sum(LessonProgress.objects.filter(user=trainee).values_list("seconds_on_task", flat=True)) == total
+
+
 def test_replayed_heartbeats_earn_nothing_more(world, trainee):
     a = world["lessons"]["a"]
     beat(trainee, a, 0)
@@ -149,7 +177,7 @@ def test_replayed_heartbeats_earn_nothing_more(world, trainee):
     assert seconds(trainee, a) == 15
 
 
-def test_heartbeats_claiming_past_or_future_times_are_counted_at_the_servers_time(world, trainee, settings):
+def test_heartbeats_claiming_past_or_future_times_are_counted_at_the_servers_time(world, trainee):
     """The server ignores any time the client sends: a beat claiming a time far in the past or the
     future earns only what the server's clock says has passed."""
     a = world["lessons"]["a"]
