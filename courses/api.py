@@ -100,7 +100,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from lms import audit, permissions
+from lms import audit
 
 from .models import (
     Enrolment,
@@ -112,6 +112,7 @@ from .models import (
     TrainingClass,
     VideoProgress,
 )
+from .permissions import can_manage_class
 
 HEARTBEAT_INTERVAL_S = 15  # the client's beat while the page is visible
 HEARTBEAT_MAX_GAP_S = 40  # a visible beat credits the time since the last beat only up to this
@@ -725,9 +726,8 @@ def normalise_class_code(code: str) -> str:
 
 
 def _may_enrol_others(actor, training_class: TrainingClass) -> bool:
-    if actor is None or permissions.is_system_admin(actor):
-        return True
-    return permissions.can_manage_region(actor, training_class.training_base.region)
+    """The system (None) and whoever manages the class: its organisation's admins, region and system admins."""
+    return actor is None or can_manage_class(actor, training_class)
 
 
 def enrol(actor, user, training_class: TrainingClass, *, source: str, roster_import=None) -> tuple[Enrolment, bool]:
@@ -736,7 +736,7 @@ def enrol(actor, user, training_class: TrainingClass, *, source: str, roster_imp
     Idempotent: an active enrolment is returned unchanged. The class must be open (a class whose
     enrolment is closed still takes people added by its admins or a roster) and have a free place
     (capacity counts active enrolments; the class row is locked while counting). ``actor`` None is
-    the system; a person enrols themselves; others need to administer the class's training base."""
+    the system; a person enrols themselves; others must manage the class (``courses.permissions``)."""
     if source not in Enrolment.Source.values:
         raise ValidationError(_("Unknown enrolment source."))
     if actor is not None and getattr(actor, "pk", None) != user.pk and not _may_enrol_others(actor, training_class):

@@ -298,32 +298,12 @@ def _check_capacity(training_class: TrainingClass, rows: list[Row]) -> None:
 
 
 def _enrol(actor, person: User, training_class: TrainingClass, roster_import: RosterImport) -> bool:
-    """Enrol through ``courses.api.enrol`` (capacity checked there too); True when a new enrolment was made.
+    """Enrol through ``courses.api.enrol`` (capacity checked there too) in the admin's name; True when new."""
+    from .api import enrol
 
-    The actor's right to this class was checked by :func:`import_roster` (organisation admins included,
-    which ``courses.api.enrol``'s own check does not know), so the enrolment is made as the system;
-    the ``roster.import`` audit record names the admin and the enrolment points to the import."""
-    try:
-        from .api import enrol
-    except ImportError:  # courses.api not there yet: the same rule, here
-        enrol = _enrol_here
-    _enrolment, created = enrol(None, person, training_class, source=Enrolment.Source.ROSTER,
+    _enrolment, created = enrol(actor, person, training_class, source=Enrolment.Source.ROSTER,
                                 roster_import=roster_import)
     return created
-
-
-def _enrol_here(actor, person, training_class, *, source, roster_import=None):
-    existing = Enrolment.objects.filter(user=person, training_class=training_class).first()
-    if existing is not None:
-        return existing, False
-    taken = training_class.enrolments.filter(status=Enrolment.Status.ACTIVE).count()
-    if taken >= training_class.capacity:
-        raise ValidationError(_("The class is full."))
-    enrolment = Enrolment.objects.create(user=person, training_class=training_class, source=source,
-                                         roster_import=roster_import)
-    audit.record(actor, "class.enrol", enrolment, after={"class": training_class.pk, "user": person.pk,
-                                                          "source": source})
-    return enrolment, True
 
 
 def import_roster(actor, training_class: TrainingClass, fileobj, *, file_name: str = "",

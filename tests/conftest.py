@@ -52,6 +52,17 @@ def _privacy_consent_not_asked(settings):
     settings.LMS_PRIVACY_CONSENT_REQUIRED = False
 
 
+@pytest.fixture(scope="session")
+def _media_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _uploads_in_a_test_folder(settings, _media_root):
+    """Uploads (photos, the demo course's images and video) go to a folder of the test run, never to var/media."""
+    settings.MEDIA_ROOT = _media_root
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Password hashing is deliberately slow; tests exercise logins, not the hasher."""
