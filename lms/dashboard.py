@@ -17,6 +17,12 @@ from . import numbers, permissions
 from .models import Organisation, RegionPopulation, Role
 
 
+class Number(str):
+    """A stat value that must not wrap mid-number (a masked ID-card or phone number): it gets a wide cell."""
+
+    unbroken = True
+
+
 @dataclass
 class Card:
     title: str
@@ -63,8 +69,8 @@ def core_cards(user) -> list[Card]:
             (_("Name"), user.display_name),
             (_("Region"), user.region.full_name if user.region_id else "—"),
             (_("Organisation"), str(user.organisation) if user.organisation_id else "—"),
-            (_("ID-card number"), user.id_card_masked or "—"),
-            (_("Mobile number"), user.phone_masked or "—"),
+            (_("ID-card number"), Number(user.id_card_masked or "—")),
+            (_("Mobile number"), Number(user.phone_masked or "—")),
             (_("Roles"), "、".join(str(Role(r).label) for r in sorted(user.role_set)) or "—"),
         ],
         links=[(_("Change password"), reverse("lms:password_change")), (_("My data"), reverse("lms:my_data"))],

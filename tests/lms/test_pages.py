@@ -127,3 +127,13 @@ def test_the_english_interface_reads_as_english(demo_data, client, login, urls):
         # The language switch names Chinese in Chinese (中文), as language pickers do.
         assert [c for c in chinese if c != "中文"] == [], (url, chinese)
         assert "First-aid training" in html
+
+
+def test_masked_numbers_on_the_dashboard_do_not_wrap_mid_number(demo_data, client):
+    import re
+
+    client.login(username="xihu_admin", password=demo.DEMO_PASSWORD)
+    html = client.get("/dashboard/").content.decode()
+    cells = re.findall(r'<div class="wide"><dt>([^<]+)</dt><dd class="nowrap mono">([^<]+)</dd>', html)
+    assert [label for label, _value in cells] == ["身份证号", "手机号"]
+    assert all("*" in value for _label, value in cells)
