@@ -218,3 +218,10 @@ class LessonPage(SegmentedSearchMixin, Page):
         context = super().get_context(request, *args, **kwargs)
         context["shared_html"] = lesson_shared_html(self, request)
         return context
+
+    def serve(self, request, *args, **kwargs):
+        from content.pagecache import mark_cacheable
+
+        if not getattr(request, "is_preview", False) and not self.get_view_restrictions():
+            mark_cacheable(request)  # the same for every visitor: content.pagecache keeps the whole page
+        return super().serve(request, *args, **kwargs)

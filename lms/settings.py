@@ -29,6 +29,8 @@ Variables:
                                    (default ./static_collected)
     LMS_CONTENT_CACHE_S            how long a lesson page's shared part (the same for every visitor)
                                    stays cached, in seconds (default 86400; 0: rendered every time)
+    LMS_CONTENT_PAGE_CACHE=0       render lesson pages per request around their cached part instead of
+                                   serving the whole page from the cache (for comparison)
     LMS_SESSION_AGE_S              longest a sign-in lasts, in seconds (default 28800, 8 hours)
     LMS_SESSION_IDLE_S             sign out after this many seconds without a page request
                                    (default 3600; 0 turns the idle timeout off)
@@ -153,6 +155,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "lms.security.ContentSecurityPolicyMiddleware",
+    # Lesson pages (the same for every visitor) from the cache, before sessions and Wagtail.
+    "content.pagecache.CachedLessonPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "lms.locale.DefaultChineseLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -383,6 +387,9 @@ WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp", "svg"]
 SENDFILE_BACKEND = "content.sendfile"
 # Lesson pages: how long the part that is the same for every visitor stays cached (0: not cached).
 CONTENT_LESSON_CACHE_S = int(os.environ.get("LMS_CONTENT_CACHE_S", str(24 * 3600)))
+# A lesson page is the same for every visitor (the trainee's progress comes from /study/): the whole
+# page is cached and served before sessions and Wagtail (content.pagecache). 0 turns it off.
+CONTENT_PAGE_CACHE = os.environ.get("LMS_CONTENT_PAGE_CACHE", "1") != "0" and CONTENT_LESSON_CACHE_S > 0
 # No admin's browser contacts another host: no update check (releases.wagtail.org), no banner
 # pointing to Wagtail's English guide, no Gravatar avatars (gravatar.com).
 # The zones editors need (Wagtail otherwise offers every zone the server knows, including "localtime",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("password-reset/code/", views.password_reset_verify, name="password_reset_verify"),
     path("account/password/", views.password_change, name="password_change"),
     path("healthz", views.healthz, name="healthz"),
+    path("language/", views.language, name="language"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("people/", views.people, name="people"),
     path("people/new/", views.person_new, name="person_new"),

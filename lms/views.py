@@ -291,3 +291,26 @@ def password_reset_verify(request):
             return redirect("lms:login")
     return render(request, "lms/password_reset_verify.html",
                   {"form": form, "minutes": max(1, settings.LMS_RESET_CODE_TTL_S // 60)})
+
+
+# ---------------------------------------------------------------- language
+
+
+@require_http_methods(["GET"])
+def language(request):
+    """Switch the interface language by a link (pages cached for every visitor carry no form with a
+    CSRF token: content.pagecache). Only the language cookie changes; back to ``next`` on this site."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    code = request.GET.get("language", "")
+    target = request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = "/"
+    response = redirect(target)
+    if code in {c for c, _name in settings.LANGUAGES}:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, code, max_age=settings.LANGUAGE_COOKIE_AGE,
+                            path=settings.LANGUAGE_COOKIE_PATH, domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                            secure=settings.LANGUAGE_COOKIE_SECURE, httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                            samesite=settings.LANGUAGE_COOKIE_SAMESITE)
+    return response

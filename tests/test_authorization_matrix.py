@@ -262,6 +262,7 @@ MATRIX: dict[str, Http | Ws] = {
     "lms:password_reset_verify": Http(get={"others": REDIRECT}),
     "lms:password_change": Http(get={"anonymous": LOGIN, "others": OK}),  # POST {}: the form again
     "lms:healthz": Http(get={"others": OK}),
+    "lms:language": Http(get={"others": REDIRECT}, post={"others": NOT_ALLOWED}),  # sets the language cookie, back to the page
     "lms:dashboard": Http(get={"anonymous": LOGIN, "others": OK}),
     # ---- lms: people, regions, organisations (region admins: their subtree only)
     "lms:people": Http(

@@ -78,7 +78,8 @@ def test_the_page_never_says_which_choice_is_correct(course, client):
         assert len({re.sub(r'value="\d+"', "", i) for i in inputs}) == 1
 
 
-def test_the_shared_part_is_rendered_once(course, client):
+def test_the_shared_part_is_rendered_once(course, client, settings):
+    settings.CONTENT_PAGE_CACHE = False  # the part inside the page; the whole page is the next test
     lesson = course["l1"]
     first = html_of(client, lesson)
     with CaptureQueriesContext(connection) as queries:
@@ -91,6 +92,33 @@ def test_the_shared_part_is_rendered_once(course, client):
     with CaptureQueriesContext(connection) as repeat:
         html_of(client, lesson)
     assert len(repeat.captured_queries) == len(queries.captured_queries)  # the same light request every time
+
+
+def test_the_whole_page_is_the_same_for_everyone_and_served_from_the_cache(course, client, make_person, regions):
+    """content.pagecache: the second visitor, signed in or not, gets the page without a query; it has no
+    name in it, no CSRF token, and it is refreshed when the lesson is published again."""
+    from django.test import Client
+
+    lesson = course["l1"]
+    anonymous_html = html_of(client, lesson)
+    trainee = make_person(regions["xihu"], real_name="何秀芝")
+    signed_in = Client()
+    signed_in.force_login(trainee)
+    with CaptureQueriesContext(connection) as queries:
+        response = signed_in.get(lesson.url)
+    assert response.status_code == 200 and queries.captured_queries == []
+    html = response.content.decode()
+    assert html == anonymous_html
+    assert "何秀芝" not in html and "csrfmiddlewaretoken" not in html
+    assert response["Content-Security-Policy"] and response["X-Frame-Options"] == "DENY"
+    # English is another page.
+    signed_in.cookies["django_language"] = "en"
+    english = signed_in.get(lesson.url).content.decode()
+    assert 'lang="en"' in english and "My study" in english
+    # A new revision shows at once.
+    lesson.title = "新的课时标题"
+    lesson.save_revision().publish()
+    assert "新的课时标题" in signed_in.get(lesson.url).content.decode()
 
 
 def test_a_republished_lesson_shows_its_new_text(course, client):
