@@ -802,8 +802,10 @@ def reset_password(code_id: int | None, *, code: str, new_password: str) -> User
         raise wrong
     max_tries = settings.LMS_RESET_CODE_MAX_TRIES
     with transaction.atomic():
-        otc = OneTimeCode.objects.select_for_update().select_related("user").filter(
-            pk=code_id, purpose=OneTimeCode.Purpose.PASSWORD_RESET).first()
+        # A reset code always has its person (registration codes have none): an inner join, and only the
+        # code row locked (PostgreSQL refuses FOR UPDATE on the nullable side of an outer join).
+        otc = OneTimeCode.objects.select_for_update(of=("self",)).select_related("user").filter(
+            pk=code_id, purpose=OneTimeCode.Purpose.PASSWORD_RESET, user__isnull=False).first()
         live = otc is not None and otc.is_live(timezone.now(), max_tries) and otc.user.is_active
         right = live and otc.matches(code)
         if live and not right:
