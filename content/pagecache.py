@@ -53,6 +53,7 @@ class CachedLessonPageMiddleware:
         html = cache.get(key)
         if html is not None:
             response = HttpResponse(html, content_type="text/html; charset=utf-8")
+            response["Content-Length"] = str(len(response.content))  # CommonMiddleware, which sets it, comes later
             response["Content-Language"] = language
             response["X-Frame-Options"] = "DENY"
             response["Cache-Control"] = "no-cache"  # the browser asks again; the answer is cheap

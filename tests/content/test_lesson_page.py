@@ -111,6 +111,7 @@ def test_the_whole_page_is_the_same_for_everyone_and_served_from_the_cache(cours
     assert html == anonymous_html
     assert "何秀芝" not in html and "csrfmiddlewaretoken" not in html
     assert response["Content-Security-Policy"] and response["X-Frame-Options"] == "DENY"
+    assert int(response["Content-Length"]) == len(response.content)
     # English is another page.
     signed_in.cookies["django_language"] = "en"
     english = signed_in.get(lesson.url).content.decode()
