@@ -117,6 +117,9 @@ from .permissions import can_manage_class
 HEARTBEAT_INTERVAL_S = 15  # the client's beat while the page is visible
 HEARTBEAT_MAX_GAP_S = 40  # a visible beat credits the time since the last beat only up to this
 VIDEO_WATCHED_SHARE = 0.9
+VIDEO_MAX_PLAYBACK_RATE = 2.0  # the fastest playback the player offers
+VIDEO_FIRST_REPORT_S = 15.0  # a first report covers at most this long of playing
+VIDEO_REPORT_SLACK_S = 2.0
 LESSON_TIME_SHARE = 0.5
 LESSON_TIME_REQUIRED_MAX_S = 20 * 60
 LESSON_TIME_COUNTED_SHARE = 1.5
@@ -533,8 +536,47 @@ def _clean_ranges(ranges, duration_s: float) -> list[list[float]]:
     return clean
 
 
+def _uncovered(start: float, end: float, covered: list[list[float]]) -> list[list[float]]:
+    """The parts of [start, end] outside the merged, sorted ranges ``covered``."""
+    out, at = [], start
+    for a, b in covered:
+        if b <= at or a >= end:
+            continue
+        if a > at:
+            out.append([at, a])
+        at = max(at, b)
+    if at < end:
+        out.append([at, end])
+    return out
+
+
+def _within_real_time(stored: list, new: list, budget_s: float) -> list[list[float]]:
+    """The seconds ``new`` adds to ``stored``, in playing order, cut to ``budget_s`` seconds at most."""
+    taken: list[list[float]] = []
+    left = budget_s
+    for a, b in sorted(new):
+        for s_, e_ in _uncovered(a, b, merge_ranges(stored + taken)):
+            if left <= 0:
+                return taken
+            piece = min(e_ - s_, left)
+            taken.append([round(s_, 3), round(s_ + piece, 3)])
+            left -= piece
+    return taken
+
+
+def video_budget_s(last_report_at: datetime | None, now: datetime) -> float:
+    """How many new seconds of video a report may add: what real time allows since the last accepted
+    report (at up to ``VIDEO_MAX_PLAYBACK_RATE``× speed, plus a little slack for the network); a first
+    report at most ``VIDEO_FIRST_REPORT_S`` of playing (study.js reports every 10 s of play)."""
+    elapsed = VIDEO_FIRST_REPORT_S if last_report_at is None else max(0.0, (now - last_report_at).total_seconds())
+    return elapsed * VIDEO_MAX_PLAYBACK_RATE + VIDEO_REPORT_SLACK_S
+
+
 def record_video_ranges(user, lesson_id, video_key, ranges, now: datetime | None = None) -> dict[str, Any]:
-    """Add the ranges of a lesson video the person played; returns played_s, duration_s, watched."""
+    """Add the ranges of a lesson video the person played; returns played_s, duration_s, watched.
+
+    Only seconds not played before count, and no faster than real time allows (``video_budget_s``): a
+    client that claims the whole video at once gets the first seconds of its claim, not the video."""
     now = now or timezone.now()
     lesson, _access = _studiable_lesson(user, lesson_id)
     blocks = lesson_blocks(lesson)
@@ -545,7 +587,9 @@ def record_video_ranges(user, lesson_id, video_key, ranges, now: datetime | None
     clean = _clean_ranges(ranges, duration)
     with transaction.atomic():
         video = _locked_row(VideoProgress, user=user, lesson_id=lesson.pk, video_key=key)
-        merged = merge_ranges([r for r in video.played_ranges if r[1] <= duration] + clean)
+        stored = [r for r in video.played_ranges if r[1] <= duration]
+        added = _within_real_time(stored, clean, video_budget_s(video.updated_at, now))
+        merged = merge_ranges(stored + added)
         merged = [[a, min(b, duration)] for a, b in merged]
         video.played_ranges = merged
         video.played_s = round(sum(b - a for a, b in merged), 3)
@@ -553,7 +597,8 @@ def record_video_ranges(user, lesson_id, video_key, ranges, now: datetime | None
         newly_watched = video.watched_at is None and duration > 0 and video.played_s >= VIDEO_WATCHED_SHARE * duration
         if newly_watched:
             video.watched_at = now
-        video.save(update_fields=["played_ranges", "played_s", "duration_s", "watched_at"])
+        video.updated_at = now  # the next report's budget counts from here
+        video.save(update_fields=["played_ranges", "played_s", "duration_s", "watched_at", "updated_at"])
         if newly_watched:
             audit.record(user, "courses.video_watched", video, object_repr=lesson.title,
                          after={"lesson": lesson.pk, "video": key, "played_s": video.played_s})

@@ -240,6 +240,8 @@ class VideoProgress(models.Model):
     played_ranges = models.JSONField(default=list)  # [[start_s, end_s], ...], merged, sorted
     played_s = models.FloatField(default=0)
     watched_at = models.DateTimeField(null=True, blank=True)  # when played_s first reached 90 % of duration_s
+    # The server time of the last accepted report: new seconds are credited only as fast as real time allows.
+    updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "lesson", "video_key"], name="uniq_video_progress")]

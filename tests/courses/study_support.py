@@ -25,6 +25,19 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
+def play(user, lesson_id, video_key, start_s: float, end_s: float, at_s: float, step_s: float = 10):
+    """Play ``start_s``–``end_s`` of a video in real time from server time ``at_s``, reporting every
+    ``step_s`` seconds of play as study.js does; returns the last answer."""
+    from courses import api
+
+    result, t = None, start_s
+    while t < end_s:
+        nxt = min(end_s, t + step_s)
+        result = api.record_video_ranges(user, lesson_id, video_key, [[t, nxt]], now=at(at_s + (nxt - start_s)))
+        t = nxt
+    return result
+
+
 def video_block(key: str, duration_s: float, title: str = "演示视频") -> dict:
     return {"type": "video", "id": key,
             "value": {"video": None, "poster": None, "captions": None, "duration_s": duration_s, "title": title}}

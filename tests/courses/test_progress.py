@@ -13,14 +13,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from courses import api
 from courses.models import Enrolment, LessonProgress, Programme, QuestionAnswer, StudyClock, VideoProgress
 from lms.models import AuditLog
 
 from .study_support import *  # noqa: F403
-from .study_support import add_module, at, make_class, make_programme, question_block, video_block
+from .study_support import add_module, at, make_class, make_programme, play, question_block, video_block
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def complete_lesson(user, lesson, start_s=0):
     blocks = api.lesson_blocks(lesson)
     study_for(user, lesson, start_s, api.required_seconds(lesson) + 15)
     for key, duration in blocks.videos.items():
-        api.record_video_ranges(user, lesson.pk, key, [[0, duration]], now=at(start_s))
+        play(user, lesson.pk, key, 0, duration, start_s)
     for key, q in blocks.questions.items():
         api.answer_question(user, lesson.pk, key, api.correct_choices(q), now=at(start_s))
     assert LessonProgress.objects.get(user=user, lesson_id=lesson.pk).completed_at is not None
@@ -273,10 +273,22 @@ def test_seeking_ahead_does_not_count_and_90_percent_marks_watched(world, traine
 
 def test_seconds_played_twice_count_once(world, trainee):
     a = world["lessons"]["a"]
-    for _ in range(5):
-        r = api.record_video_ranges(trainee, a.pk, "vid-a", [[10, 40], [20, 50]], now=at(0))
-    assert r["played_s"] == 40
+    for i in range(5):
+        r = api.record_video_ranges(trainee, a.pk, "vid-a", [[10, 30], [20, 35]], now=at(i * 30))
+    assert r["played_s"] == 25
     assert r["watched"] is False
+
+
+def test_a_client_claiming_the_whole_video_at_once_gets_only_what_real_time_allows(world, trainee):
+    a = world["lessons"]["a"]  # a 100 s video
+    r = api.record_video_ranges(trainee, a.pk, "vid-a", [[0, 100]], now=at(0))
+    assert r["played_s"] == api.video_budget_s(None, at(0)) < 90 and r["watched"] is False
+    # 5 s later the same claim adds at most 5 s at double speed (and the slack)
+    r = api.record_video_ranges(trainee, a.pk, "vid-a", [[0, 100]], now=at(5))
+    assert r["played_s"] == pytest.approx(api.video_budget_s(None, at(0)) + api.video_budget_s(at(0), at(5)))
+    # played honestly in real time, the rest counts
+    r = play(trainee, a.pk, "vid-a", r["played_s"], 100, 5)
+    assert r["played_s"] == 100 and r["watched"] is True
 
 
 def test_the_duration_comes_from_the_page_not_the_client(world, trainee):
@@ -289,7 +301,8 @@ def test_the_duration_comes_from_the_page_not_the_client(world, trainee):
     assert resp.status_code == 200
     assert resp.json() == {"played_s": 10.0, "duration_s": 100.0, "watched": False}
     # ranges past the end or before the start are clamped to the block's duration
-    r = api.record_video_ranges(trainee, a.pk, "vid-a", [[-50, 5], [95, 5000]], now=at(0))
+    r = api.record_video_ranges(trainee, a.pk, "vid-a", [[-50, 5], [95, 5000]],
+                                now=timezone.now() + timedelta(seconds=30))
     assert r["played_s"] == 15
     assert VideoProgress.objects.get(user=trainee).played_ranges == [[0, 10], [95, 100]]
 
@@ -360,7 +373,7 @@ def test_a_lesson_is_complete_with_its_time_its_videos_and_its_questions(world, 
     study_for(trainee, a, 0, 330)
     progress = LessonProgress.objects.get(user=trainee, lesson_id=a.pk)
     assert progress.seconds_on_task >= 300 and progress.completed_at is None  # video and question missing
-    api.record_video_ranges(trainee, a.pk, "vid-a", [[0, 95]], now=at(340))
+    play(trainee, a.pk, "vid-a", 0, 95, 340)
     progress.refresh_from_db()
     assert progress.completed_at is None  # question missing
     api.answer_question(trainee, a.pk, "q-a", [1], now=at(350))  # a wrong answer is an answer
@@ -541,7 +554,7 @@ def test_lesson_state_endpoint(world, trainee):
     client.force_login(trainee)
     beat(trainee, a, 0)
     beat(trainee, a, 15)
-    api.record_video_ranges(trainee, a.pk, "vid-a", [[0, 40]], now=at(20))
+    play(trainee, a.pk, "vid-a", 0, 40, 20)
     api.answer_question(trainee, a.pk, "q-a", [0], now=at(21))
     resp = client.get(f"/study/lessons/{a.pk}/state/")
     assert resp.status_code == 200
@@ -594,7 +607,7 @@ def test_privacy_export_and_anonymisation_of_study_data(world, trainee):
     a = world["lessons"]["a"]
     beat(trainee, a, 0)
     beat(trainee, a, 15)
-    api.record_video_ranges(trainee, a.pk, "vid-a", [[0, 40]], now=at(20))
+    play(trainee, a.pk, "vid-a", 0, 40, 20)
     api.answer_question(trainee, a.pk, "q-a", [0], now=at(21))
     declarations = {d.key: d for d in privacy.declarations()}
     rows = declarations["courses.study"].export(trainee)
