@@ -1,0 +1,14 @@
+"""Public functions of the exams app: the question bank, blueprints, papers and attempts.
+
+Other apps and the views call these, never ``exams.models`` for writes. Each state-changing
+operation is one function (validation, permission, transaction, audit). Errors are
+``ValidationError`` (bad input, a message in the user's language; nothing stored) or
+``PermissionDenied``.
+
+- Bank (``exams/questions.py``): ``save_question``, ``retire_question``, ``restore_question``,
+  ``can_manage_bank``; XLSX import/export (``exams/xlsx.py``): ``import_questions``,
+  ``export_questions``.
+- Papers (``exams/papers.py``): ``draw_paper``, ``check_blueprint``.
+"""
+
+from .questions import can_manage_bank, restore_question, retire_question, save_question  # noqa: F401
