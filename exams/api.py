@@ -13,3 +13,4 @@ operation is one function (validation, permission, transaction, audit). Errors a
 
 from .questions import can_manage_bank, restore_question, retire_question, save_question  # noqa: F401
 from .papers import check_blueprint, draw_paper  # noqa: F401
+from .xlsx import export_questions, import_questions  # noqa: F401

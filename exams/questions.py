@@ -37,6 +37,7 @@ OPTION_MAX_LENGTH = 500
 EXPLANATION_MAX_LENGTH = 4000
 TAG_MAX_LENGTH = 32
 MAX_TAGS = 10
+TAG_FORBIDDEN = re.compile(r"[、,，;；]")
 CONTENT_FIELDS = ("kind", "difficulty", "stem", "options", "correct", "explanation", "tags")
 
 
@@ -137,6 +138,8 @@ def clean_content(*, kind, difficulty, stem, options, correct, explanation, tags
         t = str(t).strip()
         if not t or t in clean_tags:
             continue
+        if TAG_FORBIDDEN.search(t):
+            errors.append(_("A tag may not contain 、 , or ; (they separate tags)."))
         if len(t) > TAG_MAX_LENGTH:
             errors.append(_("A tag is longer than %(n)s characters.") % {"n": TAG_MAX_LENGTH})
         clean_tags.append(t)

@@ -6,6 +6,7 @@ import random
 from collections import Counter
 
 import pytest
+from django.utils import translation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,13 @@ from exams.models import Blueprint, BlueprintRule, Difficulty, Kind, Question, Q
 from exams.papers import check_blueprint, draw_paper
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in English (msgids); tests of the Chinese wording override back."""
+    with translation.override("en"):
+        yield
 
 DIFFS = list(Difficulty.values)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils import translation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -13,6 +14,13 @@ from exams.questions import can_manage_bank, retire_question, save_question
 from lms.models import AuditLog
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Messages are asserted in English (msgids); tests of the Chinese wording override back."""
+    with translation.override("en"):
+        yield
 
 
 def fields(module, **kw):
