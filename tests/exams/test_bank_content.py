@@ -4,6 +4,7 @@ validator that catches every kind of mistake. Plain data: no database."""
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 
 import pytest
@@ -128,6 +129,12 @@ def test_texts_use_full_width_punctuation_and_the_blank():
             assert not set(text) & set(",;:?!()") or not bank.CJK_RE.search(text), (q["code"], text)
         if q["kind"] != "true_false":
             assert q["stem"].count("（　）") == 1, q["code"]
+
+
+def test_explanations_are_one_to_three_sentences():
+    for q in QUESTIONS:
+        sentences = len(re.findall(r"[。！？](?!”)", q["explanation"]))
+        assert 1 <= sentences <= 3 and q["explanation"].endswith("。"), q["code"]
 
 
 # ---------------------------------------------------------------- the validator on broken copies
@@ -354,3 +361,19 @@ def test_validate_against_other_course_data():
     assert validate([q], lessons={q["module"]: {q["lesson"]}}) == []
     assert validate([q], lessons={"other": {"x"}}) == [f"#1 {q['code']}: unknown module slug {q['module']!r}"]
     assert course_lessons()["cpr-aed"] == {"recognise-cardiac-arrest", "high-quality-cpr", "aed"}
+
+
+def test_every_question_is_accepted_by_the_bank_operations():
+    """What ``exams.questions.save_question`` checks (no database touched): the demo loader can save them all."""
+    from exams.models import TRUE_FALSE_OPTIONS
+    from exams.questions import clean_code, clean_content
+
+    for q in first_aider():
+        if q["kind"] == "true_false":
+            options, correct = TRUE_FALSE_OPTIONS, [TRUE_FALSE_OPTIONS.index("正确" if q["answer"] else "错误")]
+        else:
+            options, correct = q["options"], q["answer"]
+        assert clean_code(q["code"]) == q["code"]
+        cleaned = clean_content(kind=q["kind"], difficulty=q["difficulty"], stem=q["stem"], options=options,
+                                correct=correct, explanation=q["explanation"], tags=q["tags"])
+        assert cleaned["correct"] == sorted(correct) and cleaned["tags"] == q["tags"], q["code"]
