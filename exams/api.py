@@ -8,9 +8,9 @@ operation is one function (validation, permission, transaction, audit). Errors a
 - Bank (``exams/questions.py``): ``save_question``, ``retire_question``, ``restore_question``,
   ``can_manage_bank``; XLSX import/export (``exams/xlsx.py``): ``import_questions``,
   ``export_questions``.
-- Papers (``exams/papers.py``): ``draw_paper``, ``check_blueprint``.
+- Papers (``exams/papers.py``): ``draw_paper``, ``check_blueprint``, ``save_blueprint``.
 """
 
 from .questions import can_manage_bank, restore_question, retire_question, save_question  # noqa: F401
-from .papers import check_blueprint, draw_paper  # noqa: F401
+from .papers import check_blueprint, draw_paper, save_blueprint  # noqa: F401
 from .xlsx import export_questions, import_questions  # noqa: F401

@@ -349,6 +349,27 @@ MATRIX: dict[str, Http | Ws] = {
                                 post={"anonymous": LOGIN, REGION_ADMINS: scoped(REDIRECT, NOT_FOUND),
                                       "system_admin": REDIRECT, "others": FORBIDDEN},
                                 objects={"pk": "class"}),
+    # ---- exams: the question bank and blueprints (/exam-bank/): system admins and province admins only;
+    # POST {}: the form again. Object pages are tried with pk 0 (404 for who may, 403 for who may not).
+    "exam_bank:questions": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
+                                     "others": FORBIDDEN}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "exam_bank:question_new": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
+                                        "others": FORBIDDEN}),
+    "exam_bank:question": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
+                                    "others": FORBIDDEN}, objects={"pk": "question"}, path="/exam-bank/questions/0/"),
+    "exam_bank:question_active": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                      post={"anonymous": LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
+                                            "others": FORBIDDEN},
+                                      objects={"pk": "question"}, path="/exam-bank/questions/0/active/"),
+    "exam_bank:import": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK, "others": FORBIDDEN}),
+    "exam_bank:export": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK, "others": FORBIDDEN},
+                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "exam_bank:blueprints": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
+                                      "others": FORBIDDEN}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "exam_bank:blueprint_new": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
+                                         "others": FORBIDDEN}),
+    "exam_bank:blueprint": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
+                                     "others": FORBIDDEN}, objects={"pk": "blueprint"}, path="/exam-bank/blueprints/0/"),
     # ---- courses: the trainee's study (JSON endpoints: a form-encoded POST is not JSON, so 400; the
     # lesson state of a page that is not a lesson is 404; courses/tests cover enrolled, locked and others)
     "courses:home": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),

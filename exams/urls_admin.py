@@ -1,0 +1,18 @@
+"""Question bank and blueprint administration (``exams.admin_views``), mounted at /exam-bank/."""
+
+from django.urls import path
+
+from . import admin_views
+
+app_name = "exam_bank"
+urlpatterns = [
+    path("questions/", admin_views.question_list, name="questions"),
+    path("questions/new/", admin_views.question_edit, name="question_new"),
+    path("questions/<int:pk>/", admin_views.question_edit, name="question"),
+    path("questions/<int:pk>/active/", admin_views.question_active, name="question_active"),
+    path("questions/import/", admin_views.question_import, name="import"),
+    path("questions/export/", admin_views.question_export, name="export"),
+    path("blueprints/", admin_views.blueprint_list, name="blueprints"),
+    path("blueprints/new/", admin_views.blueprint_edit, name="blueprint_new"),
+    path("blueprints/<int:pk>/", admin_views.blueprint_edit, name="blueprint"),
+]
