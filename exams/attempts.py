@@ -60,6 +60,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -168,7 +169,7 @@ def start_or_resume(user, blueprint: Blueprint, now: datetime | None = None) -> 
     with transaction.atomic():
         # One decision at a time per trainee: their user row is the lock (cheap, and never the
         # blueprint's, which every trainee of a province-wide exam shares).
-        type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
         existing = open_attempt(user, blueprint)
         if existing is not None:
             return existing

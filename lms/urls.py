@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("manikin.urls", namespace="manikin")),
     path("classes/", include("courses.urls_classes", namespace="classes")),
     path("study/", include("courses.urls", namespace="courses")),
+    path("exams/", include("exams.urls", namespace="exams")),
     path("exam-bank/", include("exams.urls_admin", namespace="exam_bank")),
     # Course search and the course illustrations (media/images/ only) before Wagtail's page tree.
     path("", include("content.urls", namespace="content")),
