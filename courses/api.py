@@ -93,8 +93,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -428,48 +428,154 @@ def _progress_for_update(user, lesson) -> LessonProgress:
 # ---------------------------------------------------------------- heartbeats
 
 
+@dataclass(frozen=True)
+class StudyLesson:
+    """A live lesson a person may study, as the heartbeat needs it (``heartbeat_lesson``)."""
+
+    pk: int
+    estimated_minutes: int
+
+
+@dataclass(frozen=True)
+class Beat:
+    """One heartbeat: ``user`` on ``lesson`` (already checked by ``heartbeat_lesson``) at server time ``now``."""
+
+    user: Any
+    lesson: StudyLesson
+    visible: bool
+    start: bool
+    now: datetime
+
+
+def heartbeat_lesson(user, lesson_id) -> StudyLesson:
+    """The lesson ``lesson_id`` if ``user`` may study it now, else ``LessonNotFound`` or ``PermissionDenied``.
+
+    The access check of a heartbeat, apart from its write: the study socket (``courses.consumers``)
+    keeps the result per connection and asks again when the person's access changes."""
+    return StudyLesson(*_beat_lesson(user, lesson_id))
+
+
+def _beat_flags(visible, start) -> None:
+    if not isinstance(visible, bool) or not isinstance(start, bool):
+        raise ValidationError(_("The heartbeat must say whether the page is visible."))
+
+
 def record_heartbeat(user, lesson_id, *, visible: bool, start: bool = False,
                      now: datetime | None = None) -> dict[str, int]:
     """Credit time on task for one heartbeat (rules in the module docstring). ``start``: the page has
     just opened or become visible again, so the time before it was not spent on it (credits nothing,
     restarts the clock; a client can only lose time by sending it).
 
-    Returns ``{"credited_s": seconds credited now, "lesson_seconds": the lesson's time on task}``.
+    Returns ``{"credited_s": seconds credited now, "lesson_seconds": the lesson's time on task,
+    "complete": whether the lesson is complete}``.
     Raises ``PermissionDenied`` for a lesson the person may not study and ``LessonNotFound``."""
-    if not isinstance(visible, bool) or not isinstance(start, bool):
-        raise ValidationError(_("The heartbeat must say whether the page is visible."))
-    now = now or timezone.now()
-    lesson_pk, estimated_minutes = _beat_lesson(user, lesson_id)
-    # The hot path of the study site (one request per trainee every 15 s): light queries on locked rows.
+    _beat_flags(visible, start)
+    lesson = heartbeat_lesson(user, lesson_id)
     with transaction.atomic():
-        clock_pk, credited_until = _locked_values(StudyClock, ("pk", "credited_until"), user=user)
-        credited = 0
+        return _credit(Beat(user, lesson, visible, start, now or timezone.now()))
+
+
+def record_heartbeats(beats: list[Beat]) -> list[dict[str, int] | Exception]:
+    """Credit several checked heartbeats (``heartbeat_lesson``) in one transaction: the group commit of
+    the study socket, which serves every connection of its process. Same rules and result as
+    ``record_heartbeat``, one result per beat in order (a malformed beat's result is its
+    ``ValidationError``). The batch costs a fixed handful of statements whatever its size (the
+    clocks and progress rows it touches are read and locked together, and written back with one
+    ``UPDATE`` each); should it fail, each beat is retried in a transaction of its own, so one beat's
+    failure costs the others nothing (its result is then the exception)."""
+    results: list[dict[str, int] | Exception | None] = [None] * len(beats)
+    good = []
+    for i, beat in enumerate(beats):
+        try:
+            _beat_flags(beat.visible, beat.start)
+            good.append(i)
+        except ValidationError as exc:
+            results[i] = exc
+    try:
+        with transaction.atomic():
+            for i, result in zip(good, _credit_all([beats[i] for i in good])):
+                results[i] = result
+        return results
+    except (DatabaseError, ObjectDoesNotExist):
+        if len(good) == 1:
+            raise
+    for i in good:
+        try:
+            with transaction.atomic():
+                results[i] = _credit_all([beats[i]])[0]
+        except (DatabaseError, ObjectDoesNotExist) as exc:
+            results[i] = exc
+    return results
+
+
+def _credit(beat: Beat) -> dict[str, int]:
+    _beat_flags(beat.visible, beat.start)
+    return _credit_all([beat])[0]
+
+
+def _locked_by(model, key_fields: tuple[str, ...], keys: set[tuple], fields: tuple[str, ...], **filters) -> dict:
+    """``{key: [pk, *fields]}`` of the rows of ``model`` with these keys, created when missing, locked
+    for the transaction in primary-key order (so concurrent transactions never wait on each other in
+    a circle)."""
+    def fetch():
+        rows = model.objects.select_for_update().filter(**filters).order_by("pk").values_list(
+            *key_fields, "pk", *fields)
+        n = len(key_fields)
+        return {tuple(r[:n]): list(r[n:]) for r in rows if tuple(r[:n]) in keys}
+
+    found = fetch()
+    if len(found) < len(keys):
+        model.objects.bulk_create([model(**dict(zip(key_fields, key))) for key in keys - found.keys()],
+                                  ignore_conflicts=True)  # one made by a concurrent request in between stays
+        found = fetch()
+    return found
+
+
+def _credit_all(beats: list[Beat]) -> list[dict[str, int]]:
+    """The write of heartbeats, in order, inside the caller's transaction (rules in the module docstring)."""
+    if not beats:
+        return []
+    user_ids = {beat.user.pk for beat in beats}
+    clocks = _locked_by(StudyClock, ("user_id",), {(u,) for u in user_ids}, ("credited_until",),
+                        user_id__in=user_ids)
+    pairs = {(beat.user.pk, beat.lesson.pk) for beat in beats}
+    progress = _locked_by(LessonProgress, ("user_id", "lesson_id"), pairs, ("seconds_on_task", "completed_at"),
+                          user_id__in=user_ids, lesson_id__in={lesson for _u, lesson in pairs})
+    results, last_lesson, credited_at = [], {}, {}
+    for beat in beats:
+        clock, row = clocks[(beat.user.pk,)], progress[(beat.user.pk, beat.lesson.pk)]
+        credited_until, credited = clock[1], 0
         if credited_until is not None:
-            elapsed = (now - credited_until).total_seconds()
-            if visible and not start and 0 < elapsed <= HEARTBEAT_MAX_GAP_S:
+            elapsed = (beat.now - credited_until).total_seconds()
+            if beat.visible and not beat.start and 0 < elapsed <= HEARTBEAT_MAX_GAP_S:
                 credited = int(elapsed)  # whole seconds; the remainder stays uncredited
-        if credited_until is None or now > credited_until:
+        if credited_until is None or beat.now > credited_until:
             # Move the clock by the credited whole seconds when crediting (the fraction carries to the
             # next beat), else to now.
-            credited_until = credited_until + timedelta(seconds=credited) if credited else now
-        StudyClock.objects.filter(pk=clock_pk).update(credited_until=credited_until, last_lesson_id=lesson_pk)
-        progress_pk, seconds, completed_at = _locked_values(
-            LessonProgress, ("pk", "seconds_on_task", "completed_at"), user=user, lesson_id=lesson_pk)
-        if credited:  # the progress row is locked: no other request changes it before the commit
-            seconds += credited
-            LessonProgress.objects.filter(pk=progress_pk).update(seconds_on_task=seconds, last_credited_at=now)
-            if completed_at is None and seconds >= _required_seconds(estimated_minutes):
-                _update_completion(user, get_lesson(lesson_pk), LessonProgress.objects.get(pk=progress_pk), now)
-    return {"credited_s": credited, "lesson_seconds": seconds}
-
-
-def _locked_values(model, fields: tuple[str, ...], **key) -> tuple:
-    """``fields`` of the row of ``model`` with ``key``, locked for the transaction (created when missing)."""
-    row = model.objects.select_for_update().filter(**key).values_list(*fields).first()
-    if row is None:
-        obj = _locked_row(model, **key)
-        row = tuple(getattr(obj, f) for f in fields)
-    return row
+            clock[1] = credited_until + timedelta(seconds=credited) if credited else beat.now
+        last_lesson[beat.user.pk] = beat.lesson.pk
+        if credited:
+            row[1] += credited
+            credited_at[(beat.user.pk, beat.lesson.pk)] = beat.now
+        results.append({"credited_s": credited, "lesson_seconds": row[1], "complete": row[2] is not None})
+    StudyClock.objects.bulk_update(
+        [StudyClock(pk=clocks[(u,)][0], user_id=u, credited_until=clocks[(u,)][1], last_lesson_id=last_lesson[u])
+         for u in user_ids], ["credited_until", "last_lesson"])
+    if credited_at:
+        LessonProgress.objects.bulk_update(
+            [LessonProgress(pk=progress[key][0], seconds_on_task=progress[key][1], last_credited_at=now)
+             for key, now in credited_at.items()], ["seconds_on_task", "last_credited_at"])
+    # A lesson whose time is now enough may be complete (its videos and questions decide): rare.
+    required = {beat.lesson.pk: _required_seconds(beat.lesson.estimated_minutes) for beat in beats}
+    for (user_id, lesson_pk), now in credited_at.items():
+        pk, seconds, completed_at = progress[(user_id, lesson_pk)]
+        if completed_at is None and seconds >= required[lesson_pk]:
+            user = next(beat.user for beat in beats if beat.user.pk == user_id)
+            if _update_completion(user, get_lesson(lesson_pk), LessonProgress.objects.get(pk=pk), now):
+                for beat, result in zip(beats, results):
+                    if (beat.user.pk, beat.lesson.pk) == (user_id, lesson_pk) and beat.now >= now:
+                        result["complete"] = True
+    return results
 
 
 def _beat_lesson(user, lesson_id) -> tuple[int, int]:

@@ -7,4 +7,5 @@ class CoursesConfig(AppConfig):
     verbose_name = _("Courses")
 
     def ready(self):
-        from . import dashboard, privacy  # noqa: F401  (dashboard cards; personal-data declarations)
+        # Dashboard cards; personal-data declarations; study sockets told of enrolment changes.
+        from . import dashboard, privacy, signals  # noqa: F401

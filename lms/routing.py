@@ -4,12 +4,13 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 
-from manikin.routing import websocket_urlpatterns
+from courses.routing import websocket_urlpatterns as study_routes
+from manikin.routing import websocket_urlpatterns as manikin_routes
 
 application = ProtocolTypeRouter(
     {
         "http": get_asgi_application(),
         # Browser sockets check their Origin inside the consumer (bridges send none).
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": AuthMiddlewareStack(URLRouter(manikin_routes + study_routes)),
     }
 )

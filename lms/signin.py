@@ -59,6 +59,20 @@ def mark_signed_in(session) -> None:
     session[SEEN_AT] = now
 
 
+def session_expiry_reason(session, now: int | None = None) -> str | None:
+    """``"max_age"`` or ``"idle"`` when the session (its data, a mapping) has timed out, else ``None``.
+
+    The rule of :class:`SessionTimeoutMiddleware`; WebSocket consumers apply it too (``courses.consumers``)."""
+    now = int(time.time()) if now is None else now
+    signed_in_at, seen_at = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if signed_in_at is not None and now - signed_in_at > settings.SESSION_COOKIE_AGE:
+        return "max_age"
+    idle_limit = settings.LMS_SESSION_IDLE_S
+    if idle_limit and seen_at is not None and now - seen_at > idle_limit:
+        return "idle"
+    return None
+
+
 class SessionTimeoutMiddleware:
     """Ends a session that has been idle too long or has reached its maximum age.
 
@@ -79,16 +93,11 @@ class SessionTimeoutMiddleware:
     def _check(self, request, user) -> None:
         session = request.session
         now = int(time.time())
-        signed_in_at = session.get(SIGNED_IN_AT)
         seen_at = session.get(SEEN_AT)
         idle_limit = settings.LMS_SESSION_IDLE_S
-        reason = None
-        if signed_in_at is None:
+        if session.get(SIGNED_IN_AT) is None:
             session[SIGNED_IN_AT] = now  # a session from before this middleware
-        elif now - signed_in_at > settings.SESSION_COOKIE_AGE:
-            reason = "max_age"
-        if reason is None and idle_limit and seen_at is not None and now - seen_at > idle_limit:
-            reason = "idle"
+        reason = session_expiry_reason(session, now)
         if reason is None:
             if seen_at is None or now - seen_at >= SEEN_RESOLUTION_S:
                 session[SEEN_AT] = now

@@ -20,11 +20,22 @@ import numpy as np
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.consumer import get_handler_name
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from lms.access import session_group, session_still_valid, user_group
+from lms.sockets import (  # noqa: F401 (the close codes are part of this module's interface)
+    AUTH_CLOSE_CODE,
+    BRIDGE_TAKEN_CLOSE_CODE,
+    FORBIDDEN_CLOSE_CODE,
+    PROTOCOL_ERROR_CODE,
+    TIMEOUT_CLOSE_CODE,
+    TRY_AGAIN_CLOSE_CODE,
+    DirectDispatch as _DirectDispatch,
+    PerLoop as _PerLoop,
+    header as _header,
+    spawn,
+)
 
 from . import api, frames
 from .live import room_group, station_group
@@ -32,51 +43,6 @@ from .models import Manikin, Recording, Room
 from .scoring import StreamScorer
 
 log = logging.getLogger("manikin.ingest")
-
-AUTH_CLOSE_CODE = 4401
-FORBIDDEN_CLOSE_CODE = 4403
-PROTOCOL_ERROR_CODE = 4400
-TIMEOUT_CLOSE_CODE = 4408
-BRIDGE_TAKEN_CLOSE_CODE = 4409
-TRY_AGAIN_CLOSE_CODE = 1013  # the database is unreachable: nothing was acknowledged, resend later
-
-
-def spawn(coro, name: str) -> asyncio.Task:
-    """Run ``coro`` in the background; an exception in it is logged, never lost unseen."""
-    task = asyncio.ensure_future(coro)
-    task.set_name(name)
-    task.add_done_callback(_report_failure)
-    return task
-
-
-def _report_failure(task: asyncio.Task) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("background task %s failed", task.get_name(), exc_info=exc, extra={"background_task": True})
-
-
-def _header(scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
-class _PerLoop:
-    """One instance per event loop (a server process has one; tests make several)."""
-
-    _by_loop: dict = {}
-
-    @classmethod
-    def current(cls):
-        loop = asyncio.get_running_loop()
-        key = (cls, loop)
-        if key not in _PerLoop._by_loop:
-            _PerLoop._by_loop[key] = cls()
-        return _PerLoop._by_loop[key]
-
 
 class IngestHub(_PerLoop):
     """Group commit across all bridge connections of this process.
@@ -150,22 +116,6 @@ class RoomPublisher(_PerLoop):
                 # Encoded once here, not once per console; and a string is all the layer copies.
                 text = json.dumps(event, separators=(",", ":"))
                 await layer.group_send(room_group(room_id), {"type": "live.frames", "text": text})
-
-
-class _DirectDispatch:
-    """Dispatch each message straight to its handler.
-
-    Channels checks the database connections before every message (``aclose_old_connections``, a hop
-    to the database thread): at thousands of frames a second that was a tenth of the server's event
-    loop. These consumers reach the database only through ``database_sync_to_async`` (which makes the
-    same check) or the ingest's group commit (which reconnects after an outage), so it is not needed.
-    """
-
-    async def dispatch(self, message):
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
 
 class BridgeConsumer(_DirectDispatch, AsyncWebsocketConsumer):

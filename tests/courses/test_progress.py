@@ -618,7 +618,7 @@ def test_privacy_export_and_anonymisation_of_study_data(world, trainee):
     assert LessonProgress.objects.filter(user=trainee).count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_heartbeats_cannot_credit_the_same_seconds_twice(tree, base, trainee):
     """PostgreSQL: the study clock's row lock makes simultaneous heartbeats (two tabs, a replay) queue;
     the second sees the first one's clock and earns nothing. (SQLite serialises write transactions.)"""

@@ -207,7 +207,7 @@ async def test_a_failing_background_task_is_logged(caplog):
     async def boom():
         raise RuntimeError("lost in the background")
 
-    with caplog.at_level(logging.ERROR, logger="manikin.ingest"):
+    with caplog.at_level(logging.ERROR, logger="lms.sockets"):
         task = consumers.spawn(boom(), "test-task")
         await asyncio.gather(task, return_exceptions=True)
         await asyncio.sleep(0)

@@ -1,5 +1,9 @@
 /* The per-trainee part of a lesson page (see courses/api.py for how the server counts):
- * - heartbeats every 15 s while the page is visible, one with visible=false when it is hidden;
+ * - heartbeats every 15 s while the page is visible, one with visible=false when it is hidden:
+ *   over the study socket (/ws/study/, courses/consumers.py) while it is open, else POST
+ *   /study/heartbeat/ (the socket could not open, or the page is being left); the time studied
+ *   shown grows with each beat's answer, and the whole progress box is fetched again when the
+ *   lesson becomes complete and every 5 minutes (which also keeps the sign-in alive);
  * - each video's played ranges (timeupdate between seeks; a seek starts a new range, so seeking
  *   ahead plays nothing), posted every ~10 s and on pause, ended and pagehide (fetch keepalive:
  *   sendBeacon cannot carry the CSRF header);
@@ -24,7 +28,7 @@
   var base = (article.getAttribute("data-study-url") || "/study/").replace(/\/?$/, "/");
   var progressBox = document.querySelector(".lesson-progress[data-state-url]");
   var zh = (document.documentElement.lang || "zh").toLowerCase().indexOf("zh") === 0;
-  var BEAT_MS = 15000, VIDEO_POST_MS = 10000;
+  var BEAT_MS = 15000, VIDEO_POST_MS = 10000, STATE_MS = 300000;
   var locked = false;
 
   // Words come from the server in the person's language (the state endpoint's "labels"); these are
@@ -133,7 +137,7 @@
     (s.answers && Object.keys(s.answers) || []).forEach(function (key) { markAnswered(key, s.answers[key]); });
   }
 
-  var stateTimer = null;
+  var stateTimer = null, current = null;
   function refreshState(delay) {
     if (!progressBox || locked) return;
     clearTimeout(stateTimer);
@@ -144,7 +148,7 @@
           return resp.json().catch(function () { return {}; }).then(function (data) {
             if (resp.status === 403) { showLocked(data.error); return; }
             if (data.labels) labels = data.labels;
-            if (resp.ok) renderState(data);
+            if (resp.ok) { current = data; renderState(data); }
           });
         }).catch(function () {});
     }, delay || 0);
@@ -152,12 +156,48 @@
 
   // ---------------------------------------------------------------- heartbeats
 
-  var beatTimer = null;
-  function beat(visible, start) {
+  var beatTimer = null, stateEvery = null;
+  function onBeat(r) {
+    if (!r || typeof r.lesson_seconds !== "number") return;
+    if (current && r.lesson_seconds !== current.seconds_on_task) {
+      current.seconds_on_task = r.lesson_seconds;
+      renderState(current);
+    }
+    if (r.complete && (!current || !current.complete)) refreshState(300);
+  }
+
+  // The study socket: one connection per page, reopened with growing pauses when it drops; after
+  // three failures in a row (or a refusal of the sign-in) the page stays on HTTP heartbeats.
+  var sock = null, sockFailures = 0, beatSeq = 0;
+  function openSocket() {
+    if (!window.WebSocket || locked || sockFailures >= 3) return;
+    var ws;
+    try { ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/study/"); }
+    catch (e) { sockFailures = 3; return; }
+    ws.onopen = function () { sock = ws; sockFailures = 0; };
+    ws.onmessage = function (ev) {
+      var m;
+      try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (m.type === "beat") onBeat(m);
+      else if (m.type === "error" && m.status === 403) showLocked(m.error);
+    };
+    ws.onclose = function (ev) {
+      if (sock === ws) sock = null;
+      sockFailures = ev.code === 4401 ? 3 : sockFailures + 1;  // 4401: HTTP shows what is wrong (signed out)
+      if (sockFailures < 3 && !locked) setTimeout(openSocket, 1000 * Math.pow(2, sockFailures));
+    };
+  }
+
+  function beat(visible, start, leaving) {
     if (locked) return;
-    post("heartbeat/", {lesson: lessonId, visible: visible, start: !!start}, !visible).then(function (r) {
-      if (r.credited_s) refreshState(300);
-    }).catch(function () {});
+    var msg = {lesson: lessonId, visible: visible, start: !!start};
+    if (sock && sock.readyState === 1 && !leaving) {
+      msg.type = "beat";
+      msg.id = ++beatSeq;
+      sock.send(JSON.stringify(msg));
+      return;
+    }
+    post("heartbeat/", msg, !visible).then(onBeat).catch(function () {});
   }
   function startBeats() {
     if (beatTimer || locked) return;
@@ -165,17 +205,19 @@
     beatTimer = setInterval(function () {
       if (document.visibilityState === "visible") beat(true);
     }, BEAT_MS);
+    stateEvery = setInterval(function () { refreshState(0); }, STATE_MS);
   }
-  function stopBeats() {
+  function stopBeats(leaving) {
     if (!beatTimer) return;
     clearInterval(beatTimer);
+    clearInterval(stateEvery);
     beatTimer = null;
-    beat(false);
+    beat(false, false, leaving);
   }
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") startBeats(); else { stopBeats(); flushVideos(true); }
+    if (document.visibilityState === "visible") startBeats(); else { stopBeats(false); flushVideos(true); }
   });
-  window.addEventListener("pagehide", function () { stopBeats(); flushVideos(true); });
+  window.addEventListener("pagehide", function () { stopBeats(true); flushVideos(true); });
 
   // ---------------------------------------------------------------- videos
 
@@ -281,5 +323,6 @@
   // ---------------------------------------------------------------- start
 
   refreshState(0);
+  openSocket();
   if (document.visibilityState === "visible") startBeats();
 })();

@@ -1,0 +1,215 @@
+"""The study socket (``/ws/study/``): a lesson page's heartbeats over one connection, authenticated once.
+
+A lesson page sends a heartbeat every 15 s while it is visible. Over HTTP each one is a request
+that passes sessions, authentication, CSRF, the privacy-consent and time-out checks and the lesson
+access check before its two-row write. Over this socket the person is checked when the page
+connects (signed in, current privacy consent, session not timed out) and again whenever their
+access changes (logout, deactivation, a role or enrolment changed: ``lms.access``) and every
+``MANIKIN_SOCKET_RECHECK_S``; the access to each lesson is checked on its first beat and kept for
+the connection until then. What is left per beat is its write, and that is a group commit: the
+beats of every connection of this process that arrive while one transaction runs go into the next
+one (``BeatHub``, ``courses.api.record_heartbeats``).
+
+Messages (JSON text):
+
+- page → server ``{"type": "beat", "id": n, "lesson": id, "visible": bool, "start": bool}``
+  (``start``: the page just opened or became visible; ``id``: the page's counter, echoed back);
+- server → page ``{"type": "beat", "id": n, "credited_s": s, "lesson_seconds": s, "complete": bool}``
+  after the commit, or ``{"type": "error", "id": n, "status": 400|403|404|429|503, "error": "…"}``
+  (nothing credited; the message is in the person's language).
+
+The rules of crediting are those of HTTP heartbeats (``courses.api``): the server's clock, one
+clock per person across tabs and transports. ``study.js`` uses the socket when it opens and falls
+back to ``POST /study/heartbeat/`` when it cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from importlib import import_module
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from lms.access import session_group, session_still_valid, user_group
+from lms.privacy import consent_required_for, has_current_consent
+from lms.signin import session_expiry_reason
+from lms.sockets import AUTH_CLOSE_CODE, DirectDispatch, PerLoop, spawn
+
+from . import api
+
+log = logging.getLogger("courses.study")
+
+MAX_MESSAGE_CHARS = 1024
+BEAT_BURST = 10  # beats a page may send at once (opening, tab switches) …
+BEAT_REFILL_PER_S = 1.0  # … and on average; an honest page sends one every 15 s
+GROUP_COMMIT_GATHER_S = 0.002
+
+
+class BeatHub(PerLoop):
+    """Group commit of the heartbeats of every study socket of this process (one transaction a batch).
+
+    ``courses.api.record_heartbeats`` retries a failing batch beat by beat, so one beat's failure
+    costs the others nothing; a database outage fails the whole batch, and each page is told (503)."""
+
+    def __init__(self):
+        self.queue: list[tuple[api.Beat, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def submit(self, beat: api.Beat) -> dict:
+        future = asyncio.get_running_loop().create_future()
+        self.queue.append((beat, future))
+        if self.task is None or self.task.done():
+            self.task = spawn(self._run(), "study-beat-hub")
+        return await future
+
+    async def _run(self):
+        while self.queue:
+            await asyncio.sleep(GROUP_COMMIT_GATHER_S)
+            batch, self.queue = self.queue, []
+            try:
+                # The thread database_sync_to_async also uses, without its connection check per call.
+                results = await sync_to_async(api.record_heartbeats)([beat for beat, _f in batch])
+            except Exception as exc:  # noqa: BLE001 (the database is down: every page is told)
+                log.error("crediting %d heartbeats failed: %s", len(batch), exc)
+                results = [exc] * len(batch)
+            for (_beat, future), result in zip(batch, results):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
+class StudyConsumer(DirectDispatch, AsyncWebsocketConsumer):
+    """``/ws/study/``: heartbeats of the signed-in person's lesson pages (see the module docstring)."""
+
+    async def connect(self):
+        self.user = None
+        user = self.scope.get("user")
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        if not (user and user.is_authenticated and self.session_key):
+            await self.close(code=AUTH_CLOSE_CODE)
+            return
+        if not await database_sync_to_async(self._may_study)(user):
+            await self.close(code=AUTH_CLOSE_CODE)
+            return
+        self.user = user
+        self.language = self._language()
+        self.lessons: dict[int, api.StudyLesson] = {}
+        self.tokens, self.tokens_at = float(BEAT_BURST), time.monotonic()
+        self.groups_joined = [user_group(user.pk), session_group(self.session_key)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        self.rechecker = spawn(self._recheck_periodically(), f"study-recheck-{user.pk}")
+
+    async def disconnect(self, code):
+        if self.user is not None:
+            self.rechecker.cancel()
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    # -- access -------------------------------------------------------------
+    def _may_study(self, user) -> bool:
+        """Signed in with a session that has not timed out, and agreed to the current privacy notice."""
+        if not session_still_valid(self.session_key, user):
+            return False
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=self.session_key)
+        if session_expiry_reason(store.load()) is not None:
+            return False
+        return not consent_required_for(user) or has_current_consent(user)
+
+    def _language(self) -> str:
+        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+        return cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+    async def _recheck_periodically(self):
+        while True:
+            await asyncio.sleep(settings.MANIKIN_SOCKET_RECHECK_S)
+            await self.access_changed({})
+
+    def _still_allowed(self) -> bool:
+        fresh = get_user_model().objects.filter(pk=self.user.pk).first()
+        if fresh is None or not self._may_study(fresh):
+            return False
+        self.user = fresh
+        return True
+
+    async def access_changed(self, event):
+        self.lessons = {}  # enrolments may have changed: every lesson is checked again on its next beat
+        if not await database_sync_to_async(self._still_allowed)():
+            await self.close(code=AUTH_CLOSE_CODE)
+
+    async def access_revoked(self, event):
+        await self.close(code=AUTH_CLOSE_CODE)
+
+    # -- heartbeats ----------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None):
+        now = timezone.now()  # the beat's time is when it arrived, whatever the batch waits
+        with translation.override(self.language):
+            reply = await self._beat(text_data, now)
+            await self.send(json.dumps(reply, separators=(",", ":"), ensure_ascii=False))
+
+    def _error(self, msg_id, status: int, message: str) -> dict:
+        return {"type": "error", "id": msg_id, "status": status, "error": str(message)}
+
+    async def _beat(self, text_data, now) -> dict:
+        msg_id = None
+        try:
+            if text_data is None or len(text_data) > MAX_MESSAGE_CHARS:
+                raise ValueError
+            msg = json.loads(text_data)
+            if not isinstance(msg, dict) or msg.get("type") != "beat":
+                raise ValueError
+            msg_id = msg.get("id") if isinstance(msg.get("id"), int) else None
+            visible, start = msg.get("visible"), msg.get("start", False)
+            if not isinstance(visible, bool) or not isinstance(start, bool):
+                raise ValueError
+        except ValueError:
+            return self._error(msg_id, 400, _("This is not a heartbeat."))
+        if not self._take_token():
+            return self._error(msg_id, 429, _("Too many heartbeats: nothing was credited for this one."))
+        try:
+            lesson = await self._lesson(msg.get("lesson"))
+        except api.LessonNotFound as exc:
+            return self._error(msg_id, 404, str(exc))
+        except PermissionDenied as exc:
+            return self._error(msg_id, 403, str(exc) or _("You may not study this lesson."))
+        except ValidationError as exc:
+            return self._error(msg_id, 400, exc.messages[0])
+        try:
+            result = await BeatHub.current().submit(api.Beat(self.user, lesson, visible, start, now))
+        except Exception:  # noqa: BLE001 (logged by the hub; the page keeps its time and may retry)
+            return self._error(msg_id, 503, _("The heartbeat could not be recorded; it will be sent again."))
+        return {"type": "beat", "id": msg_id, **result}
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(float(BEAT_BURST), self.tokens + (now - self.tokens_at) * BEAT_REFILL_PER_S)
+        self.tokens_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    async def _lesson(self, lesson_id) -> api.StudyLesson:
+        key = lesson_id if isinstance(lesson_id, int) and not isinstance(lesson_id, bool) else None
+        if key is not None and key in self.lessons:
+            return self.lessons[key]
+        lesson = await database_sync_to_async(api.heartbeat_lesson)(self.user, lesson_id)
+        if key is not None:
+            if len(self.lessons) > 50:  # one page studies one lesson; bound what a client can make us keep
+                self.lessons.clear()
+            self.lessons[key] = lesson
+        return lesson
