@@ -9,8 +9,15 @@ operation is one function (validation, permission, transaction, audit). Errors a
   ``can_manage_bank``; XLSX import/export (``exams/xlsx.py``): ``import_questions``,
   ``export_questions``.
 - Papers (``exams/papers.py``): ``draw_paper``, ``check_blueprint``, ``save_blueprint``.
+- Attempts (``exams/attempts.py``, rules in its docstring): ``start_or_resume``, ``save_answer``,
+  ``attempt_state``, ``record_leave``, ``submit``, ``close_expired``, ``grant``, ``void``,
+  ``refusal``, ``exams_for``, ``has_passed``.
 """
 
 from .questions import can_manage_bank, restore_question, retire_question, save_question  # noqa: F401
 from .papers import check_blueprint, draw_paper, save_blueprint  # noqa: F401
 from .xlsx import export_questions, import_questions  # noqa: F401
+from .attempts import (  # noqa: F401
+    AttemptClosed, attempt_state, close_expired, exams_for, grant, has_passed, record_leave, refusal, save_answer,
+    start_or_resume, submit, void,
+)
