@@ -9,6 +9,7 @@ import pytest
 from django.utils import translation
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -154,3 +155,30 @@ def test_the_shared_exam_fixture_draws_16_questions(exam):
     paper = draw_paper(exam.blueprint, random.Random(7))
     assert len(paper) == 16
     assert [v.question.module_id for v, _ in paper][:4] == [exam.modules[0].pk] * 4
+
+
+def test_the_demo_bank_and_blueprint_load_idempotently_and_draw_50_questions():
+    from content.course.load import load_course, load_programmes
+    from exams import demo
+
+    course = load_course()
+    programme = load_programmes(course)["first-aider"]
+    bp = demo.load()
+    bank = demo.bank_questions()
+    assert Question.objects.count() == len(bank) >= 150
+    assert all(q.current.explanation for q in Question.objects.select_related("current"))
+    assert bp.is_active and bp.programme == programme and sum(r.count for r in bp.rules.all()) == 50
+    assert (bp.time_limit_s, bp.pass_mark_pct, bp.attempts_allowed, bp.wait_between_attempts_s,
+            bp.show_explanations, bp.leave_limit) == (2700, 80, 3, 3600, True, 5)
+    assert bp.opens_at <= timezone.now() < bp.closes_at
+    tf = next(q for q in bank if q["kind"] == "true_false")
+    stored = Question.objects.get(code=tf["code"]).current
+    assert stored.options == ["正确", "错误"] and stored.correct == [0 if tf["answer"] else 1]
+    versions = list(QuestionVersion.objects.order_by("pk").values_list("pk", "stem", "correct"))
+    again = demo.load()
+    assert again.pk == bp.pk and Blueprint.objects.count() == 1
+    assert list(QuestionVersion.objects.order_by("pk").values_list("pk", "stem", "correct")) == versions
+    paper = draw_paper(bp, random.Random(3))
+    assert len(paper) == 50 and len({v.question_id for v, _ in paper}) == 50
+    slugs = [v.question.module.slug for v, _ in paper]
+    assert slugs[:5] == ["overview"] * 5 and slugs[5:15] == ["cpr-aed"] * 10

@@ -15,6 +15,9 @@ class Command(BaseCommand):
         from content.course.load import load_demo as course_demo
 
         course_demo(self.stdout)  # the 救护员 course, programmes, the demo class and its code
+        from exams import demo as exams_demo
+
+        exams_demo.load(self.stdout)  # the 救护员 question bank and the 救护员取证 exam blueprint
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
