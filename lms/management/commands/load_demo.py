@@ -18,6 +18,9 @@ class Command(BaseCommand):
         from exams import demo as exams_demo
 
         exams_demo.load(self.stdout)  # the 救护员 question bank and the 救护员取证 exam blueprint
+        from exams import demo_attempts
+
+        demo_attempts.load(self.stdout)  # exam_passed and exam_failed: theory done, one attempt each
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
