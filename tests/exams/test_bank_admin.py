@@ -194,3 +194,14 @@ def test_the_wagtail_menu_links_the_bank_for_system_admins(db):
     admin = User.objects.create_superuser("bankroot", password="x-Long-pass-1")
     body = client_for(admin).get("/admin/").content.decode()
     assert reverse("exam_bank:questions") in body and reverse("exam_bank:blueprints") in body
+
+
+def test_the_pages_speak_chinese(exam_course, province_admin):
+    c = Client()
+    c.force_login(province_admin)
+    with translation.override("zh-hans"):
+        assert "题库" in c.get(reverse("exam_bank:questions")).content.decode()
+        f = xlsx([row("JHY-X-001", "no-such-module")])
+        f.name = "bank.xlsx"
+        body = c.post(reverse("exam_bank:import"), {"file": f}).content.decode()
+    assert "未导入任何试题" in body and "未知模块“no-such-module”" in body
