@@ -40,8 +40,10 @@ def test_enrol_study_a_lesson_with_its_video_and_question_and_see_the_time_grow(
     server = live_server_proc
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
-    errors = []
+    errors, beats = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # The lesson page's heartbeats go over the study socket (/ws/study/): keep what it answers.
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: beats.append(frame)) if ws.url.endswith("/ws/study/") else None)
     page.goto(server.url + "/login/")
     page.fill("#id_username", "trainee_nb")
     page.fill("#id_password", DEMO_PASSWORD)
@@ -100,6 +102,8 @@ def test_enrol_study_a_lesson_with_its_video_and_question_and_see_the_time_grow(
     page.wait_for_function(
         "() => document.querySelector('.lesson-status.complete') !== null", timeout=75000, polling=1000)
     assert "0:00 /" not in progress.inner_text()
+    credited = [json.loads(f) for f in beats if '"type":"beat"' in f]
+    assert sum(b["credited_s"] for b in credited) >= 15 and any(b["complete"] for b in credited)
 
     page.goto(server.url + "/study/")
     body = page.locator("main").inner_text()
