@@ -115,6 +115,7 @@ def core_cards(user) -> list[Card]:
                 (_("Organisations"), reverse("lms:organisations")),
                 (_("Regions and population"), reverse("lms:regions")),
                 (_("Classes"), reverse("classes:list")),
+                *_exam_bank_links(user),
             ],
             order=20,
         ))
@@ -132,7 +133,17 @@ def core_cards(user) -> list[Card]:
         cards.append(Card(
             title=_("System administration"),
             text=_("Course pages, users and site settings are managed in the content admin."),
-            links=[(_("Content admin"), reverse("wagtailadmin_home")), (_("Import regions"), reverse("lms:regions"))],
+            links=[(_("Content admin"), reverse("wagtailadmin_home")), (_("Import regions"), reverse("lms:regions")),
+                   *_exam_bank_links(user)],
             order=30,
         ))
     return cards
+
+
+def _exam_bank_links(user) -> list[tuple[str, str]]:
+    """The question bank and exam blueprints: system admins and province admins (exams.questions)."""
+    from exams.questions import can_manage_bank
+
+    if not can_manage_bank(user):
+        return []
+    return [(_("Question bank"), reverse("exam_bank:questions")), (_("Exam blueprints"), reverse("exam_bank:blueprints"))]

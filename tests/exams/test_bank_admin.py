@@ -205,3 +205,9 @@ def test_the_pages_speak_chinese(exam_course, province_admin):
         f.name = "bank.xlsx"
         body = c.post(reverse("exam_bank:import"), {"file": f}).content.decode()
     assert "未导入任何试题" in body and "未知模块“no-such-module”" in body
+
+
+def test_the_dashboard_links_the_bank_for_province_admins_only(db, province_admin, city_admin):
+    url = reverse("exam_bank:questions")
+    assert url in client_for(province_admin).get(reverse("lms:dashboard")).content.decode()
+    assert url not in client_for(city_admin).get(reverse("lms:dashboard")).content.decode()
