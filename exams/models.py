@@ -22,6 +22,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 CODE_MAX_LENGTH = 32
@@ -63,6 +64,7 @@ class Question(models.Model):
         verbose_name = _("question")
         verbose_name_plural = _("questions")
         ordering = ["code"]
+        constraints = [models.UniqueConstraint(Upper("code"), name="uniq_question_code_ci")]
 
     def __str__(self) -> str:
         return self.code

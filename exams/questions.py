@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from lms import audit
@@ -188,7 +188,11 @@ def save_question(actor, *, code, module, kind, difficulty, stem, options, corre
         if clash.exists():
             raise ValidationError(_("Another question already has the code %(code)s.") % {"code": code})
         if question is None:
-            question = Question.objects.create(code=code, module=module)
+            try:
+                with transaction.atomic():
+                    question = Question.objects.create(code=code, module=module)
+            except IntegrityError:  # the same code saved at the same moment by someone else
+                raise ValidationError(_("Another question already has the code %(code)s.") % {"code": code}) from None
             version = QuestionVersion.objects.create(question=question, number=1, created_by=_user(actor), **content)
             question.current = version
             question.save(update_fields=["current"])

@@ -150,3 +150,11 @@ def test_retiring_keeps_the_question_and_is_idempotent(exam, bank_admin, city_ad
     q.refresh_from_db()
     assert not q.is_active and q.versions.count() == 1
     assert AuditLog.objects.filter(action="exams.question_retired").count() == 1
+
+
+def test_codes_are_unique_regardless_of_case_in_the_database(exam_course):
+    from django.db import IntegrityError, transaction
+
+    Question.objects.create(code="JHY-ABC-001", module=exam_course.modules[0])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Question.objects.create(code="jhy-abc-001", module=exam_course.modules[0])
