@@ -29,21 +29,14 @@ import asyncio
 import json
 import logging
 import time
-from importlib import import_module
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from lms.access import session_group, session_still_valid, user_group
-from lms.privacy import consent_required_for, has_current_consent
-from lms.signin import session_expiry_reason
-from lms.sockets import AUTH_CLOSE_CODE, DirectDispatch, PerLoop, spawn
+from lms.sockets import PerLoop, PersonSocket, spawn
 
 from . import api
 
@@ -91,68 +84,23 @@ class BeatHub(PerLoop):
                     future.set_result(result)
 
 
-class StudyConsumer(DirectDispatch, AsyncWebsocketConsumer):
-    """``/ws/study/``: heartbeats of the signed-in person's lesson pages (see the module docstring)."""
+class StudyConsumer(PersonSocket):
+    """``/ws/study/``: heartbeats of the signed-in person's lesson pages (see the module docstring).
 
-    async def connect(self):
-        self.user = None
-        user = self.scope.get("user")
-        self.session_key = getattr(self.scope.get("session"), "session_key", None)
-        if not (user and user.is_authenticated and self.session_key):
-            await self.close(code=AUTH_CLOSE_CODE)
-            return
-        if not await database_sync_to_async(self._may_study)(user):
-            await self.close(code=AUTH_CLOSE_CODE)
-            return
-        self.user = user
-        self.language = self._language()
+    Who may connect and when the socket closes: ``lms.sockets.PersonSocket``."""
+
+    recheck_name = "study"
+
+    def authorize(self, user) -> int | None:
         self.lessons: dict[int, api.StudyLesson] = {}
         self.tokens, self.tokens_at = float(BEAT_BURST), time.monotonic()
-        self.groups_joined = [user_group(user.pk), session_group(self.session_key)]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-        self.rechecker = spawn(self._recheck_periodically(), f"study-recheck-{user.pk}")
+        return None
 
-    async def disconnect(self, code):
-        if self.user is not None:
-            self.rechecker.cancel()
-            for group in self.groups_joined:
-                await self.channel_layer.group_discard(group, self.channel_name)
+    def still_allowed(self, user) -> bool:
+        return True  # each lesson is checked again on its next beat
 
-    # -- access -------------------------------------------------------------
-    def _may_study(self, user) -> bool:
-        """Signed in with a session that has not timed out, and agreed to the current privacy notice."""
-        if not session_still_valid(self.session_key, user):
-            return False
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=self.session_key)
-        if session_expiry_reason(store.load()) is not None:
-            return False
-        return not consent_required_for(user) or has_current_consent(user)
-
-    def _language(self) -> str:
-        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
-        return cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
-
-    async def _recheck_periodically(self):
-        while True:
-            await asyncio.sleep(settings.MANIKIN_SOCKET_RECHECK_S)
-            await self.access_changed({})
-
-    def _still_allowed(self) -> bool:
-        fresh = get_user_model().objects.filter(pk=self.user.pk).first()
-        if fresh is None or not self._may_study(fresh):
-            return False
-        self.user = fresh
-        return True
-
-    async def access_changed(self, event):
+    def forget_access(self) -> None:
         self.lessons = {}  # enrolments may have changed: every lesson is checked again on its next beat
-        if not await database_sync_to_async(self._still_allowed)():
-            await self.close(code=AUTH_CLOSE_CODE)
-
-    async def access_revoked(self, event):
-        await self.close(code=AUTH_CLOSE_CODE)
 
     # -- heartbeats ----------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):

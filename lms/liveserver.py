@@ -109,6 +109,7 @@ class LiveServer:
         from lms import serving
 
         self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        serving.raise_open_files_limit()  # inherited by the servers: every WebSocket holds a descriptor
         if self.collect_static and not (self.static_root / ".collected").exists():
             subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
                            env=self.env, check=True)

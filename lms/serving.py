@@ -57,6 +57,19 @@ def asgi_command(port: int, server: str | None = None, app: str = "lms.asgi:appl
     raise ValueError(f"unknown ASGI server {server!r} (one of {', '.join(ASGI_SERVERS)})")
 
 
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to the hard limit (the servers it starts inherit
+    it): each open lesson page or console holds a WebSocket, two descriptors in nginx and one in the
+    ASGI server, and the usual soft limit of 1,024 would cap a study site at a few hundred pages."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
 def redis_command(socket_path: Path) -> list[str]:
     return [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", "0", "--unixsocket", str(socket_path),
             "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
@@ -84,11 +97,18 @@ def nginx_conf(run_dir: Path, host: str, port: int, wsgi_port: int, asgi_port: i
     temp = "\n".join(f"    {name}_temp_path {run_dir / ('nginx-' + name)};"
                      for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    # A proxied WebSocket holds two connections of a worker (the page's and the upstream one).
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    open_files = min(65536, hard if hard != resource.RLIM_INFINITY else 65536)
+    connections = max(1024, open_files // 2)
     return f"""{user}
 worker_processes {workers};
 pid {run_dir / 'nginx.pid'};
 error_log {run_dir / 'nginx-error.log'} warn;
-events {{ worker_connections 4096; }}
+worker_rlimit_nofile {open_files};
+events {{ worker_connections {connections}; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from importlib import import_module
 
 from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from .access import session_group, session_still_valid, user_group
+from .privacy import consent_required_for, has_current_consent
+from .signin import session_expiry_reason
 
 log = logging.getLogger("lms.sockets")
 
@@ -71,3 +80,97 @@ class DirectDispatch:
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+class PersonSocket(DirectDispatch, AsyncWebsocketConsumer):
+    """A browser socket of a signed-in person (the study socket, the exam socket).
+
+    Accepted only with a valid session (``lms.access.session_still_valid``) that has not timed out
+    (``lms.signin.session_expiry_reason``, the HTTP rule) of a person who agreed to the current
+    privacy notice; otherwise closed with 4401. Checked again whenever the person's access changes
+    (``lms.access``: logout closes it at once; deactivation, roles, enrolments) and every
+    ``MANIKIN_SOCKET_RECHECK_S``. Subclasses add ``authorize()`` (in the database thread: may this
+    person use this path; a close code refuses) and ``still_allowed()`` (the same on a re-check);
+    ``self.language`` is the person's language for the messages they are sent.
+    """
+
+    recheck_name = "person-socket"
+
+    async def connect(self):
+        self.user = None
+        user = self.scope.get("user")
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        if not (user and user.is_authenticated and self.session_key):
+            await self.close(code=AUTH_CLOSE_CODE)
+            return
+        refusal = await database_sync_to_async(self._connect_checks)(user)
+        if refusal is not None:
+            await self.close(code=refusal)
+            return
+        self.user = user
+        self.language = self._language()
+        self.groups_joined = [user_group(user.pk), session_group(self.session_key), *self.extra_groups()]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        self.rechecker = spawn(self._recheck_periodically(), f"{self.recheck_name}-recheck-{user.pk}")
+
+    async def disconnect(self, code):
+        if self.user is not None:
+            self.rechecker.cancel()
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    # -- for subclasses --------------------------------------------------------
+    def authorize(self, user) -> int | None:
+        """In the database thread, at connect: ``None`` to accept, else the close code."""
+        return None
+
+    def still_allowed(self, user) -> bool:
+        """In the database thread, on a re-check: whether the socket may stay open."""
+        return self.authorize(user) is None
+
+    def extra_groups(self) -> list[str]:
+        return []
+
+    def forget_access(self) -> None:
+        """Drop what was cached about the person's access (called before each re-check)."""
+
+    # -- the person ----------------------------------------------------------------
+    def _person_ok(self, user) -> bool:
+        if not session_still_valid(self.session_key, user):
+            return False
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=self.session_key)
+        if session_expiry_reason(store.load()) is not None:
+            return False
+        return not consent_required_for(user) or has_current_consent(user)
+
+    def _connect_checks(self, user) -> int | None:
+        return AUTH_CLOSE_CODE if not self._person_ok(user) else self.authorize(user)
+
+    def _language(self) -> str:
+        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+        return cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+    async def _recheck_periodically(self):
+        while True:
+            await asyncio.sleep(settings.MANIKIN_SOCKET_RECHECK_S)
+            await self.access_changed({})
+
+    def _recheck(self) -> int | None:
+        fresh = get_user_model().objects.filter(pk=self.user.pk).first()
+        if fresh is None or not self._person_ok(fresh):
+            return AUTH_CLOSE_CODE
+        if not self.still_allowed(fresh):
+            return FORBIDDEN_CLOSE_CODE
+        self.user = fresh
+        return None
+
+    async def access_changed(self, event):
+        self.forget_access()
+        code = await database_sync_to_async(self._recheck)()
+        if code is not None:
+            await self.close(code=code)
+
+    async def access_revoked(self, event):
+        await self.close(code=AUTH_CLOSE_CODE)
