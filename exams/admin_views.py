@@ -185,6 +185,10 @@ def question_active(request, pk: int):
         questions.retire_question(request.user, question)
         messages.success(request, _("Question %(code)s is retired: it is no longer drawn for new papers.")
                          % {"code": question.code})
+        for bp in Blueprint.objects.filter(is_active=True, rules__module=question.module_id).distinct():
+            for problem in papers.shortages(bp.rules.select_related("module")):
+                messages.warning(request, _("The active blueprint %(name)s cannot be drawn any more: %(problem)s")
+                                 % {"name": bp.name, "problem": problem})
     return redirect("exam_bank:question", pk=question.pk)
 
 

@@ -110,6 +110,12 @@ def test_retire_and_restore(exam, bank_admin, city_admin):
     c.post(reverse("exam_bank:question_active", args=[q.pk]), {"active": "1"})
     q.refresh_from_db()
     assert q.is_active
+    # retiring a question the active blueprint needs warns that its exam can no longer be drawn
+    for other in exam.questions:
+        if (other.module_id, other.current.difficulty) == (q.module_id, q.current.difficulty) and other != q:
+            c.post(reverse("exam_bank:question_active", args=[other.pk]), {"active": "0"})
+    resp = c.post(reverse("exam_bank:question_active", args=[q.pk]), {"active": "0"}, follow=True)
+    assert "cannot be drawn any more" in resp.content.decode() and exam.blueprint.name in resp.content.decode()
 
 
 def test_import_page_shows_bad_rows_and_imports_only_when_asked(exam_course, province_admin):
