@@ -36,6 +36,7 @@ def study_cards(user) -> list[Card]:
         links.append((_("My study"), reverse("courses:home")))
         if s.exam_unlocked:
             text = _("Theory finished: the theory exam is unlocked.")
+            links.append((_("Take the theory exam"), reverse("exams:list")))
         elif s.deadline:
             text = _("Finish the online theory by %(date)s.") % {"date": s.deadline.strftime("%Y-%m-%d")}
         else:

@@ -436,7 +436,8 @@ def record_leave(user, attempt: Attempt, *, returned: bool = False, now: datetim
         if locked.status != Attempt.Status.OPEN:
             closed = locked
         elif returned:
-            leave = LeaveEvent.objects.filter(attempt=locked, returned_at__isnull=True).order_by("-left_at", "-pk").first()
+            leave = (LeaveEvent.objects.filter(attempt=locked, returned_at__isnull=True)
+                     .order_by("-left_at", "-pk").first())
             if leave is not None:
                 leave.returned_at = now
                 leave.seconds = max(0, int((now - leave.left_at).total_seconds()))

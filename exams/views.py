@@ -209,7 +209,7 @@ def _staff_attempts(user):
 @login_required
 @require_GET
 def staff_attempts(request):
-    """Attempts of the trainees in the admin's region (a name or username narrows it)."""
+    """Attempts of the trainees in the admin's region (a name or username, or an exam, narrows it)."""
     _require_staff(request.user)
     qs = _staff_attempts(request.user).order_by("-started_at")
     q = (request.GET.get("q") or "").strip()[:64]
@@ -217,7 +217,10 @@ def staff_attempts(request):
         from django.db.models import Q
 
         qs = qs.filter(Q(user__real_name__icontains=q) | Q(user__username__iexact=q))
-    return render(request, "exams/staff_attempts.html", {"attempts": qs[:200], "q": q})
+    blueprint = (request.GET.get("blueprint") or "").strip()
+    if blueprint.isdigit():
+        qs = qs.filter(blueprint_id=int(blueprint))
+    return render(request, "exams/staff_attempts.html", {"attempts": qs[:200], "q": q, "blueprint": blueprint})
 
 
 def _staff_attempt(request, attempt_id: int) -> Attempt:
@@ -276,8 +279,3 @@ def staff_grant(request, attempt_id: int):
         messages.success(request, _("Granted."))
     return redirect("exams:staff_attempt", attempt_id=attempt.pk)
 
-
-def is_staff_user(user) -> bool:
-    from lms.models import Role
-
-    return bool(user.is_authenticated and (is_system_admin(user) or user.has_role(Role.REGION_ADMIN)))

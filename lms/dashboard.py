@@ -115,6 +115,7 @@ def core_cards(user) -> list[Card]:
                 (_("Organisations"), reverse("lms:organisations")),
                 (_("Regions and population"), reverse("lms:regions")),
                 (_("Classes"), reverse("classes:list")),
+                (_("Exam attempts"), reverse("exams:staff_attempts")),
                 *_exam_bank_links(user),
             ],
             order=20,

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from exams import attempts
 from exams.models import AnswerEvent, Attempt, Grant
@@ -70,7 +71,8 @@ def test_taking_the_exam_through_the_pages(ready, trainee_client, exam_trainee):
     assert 'data-remaining-s="' in body and "exams/exam.js" in body
     url = reverse("exams:answer", args=[attempt.pk])
     for item in attempt.items.select_related("version"):
-        resp = post_json(trainee_client, url, {"position": item.position, "choice": key_displayed(item), "seq": item.position})
+        resp = post_json(trainee_client, url,
+                         {"position": item.position, "choice": key_displayed(item), "seq": item.position})
         assert resp.status_code == 200, resp.content
         data = resp.json()
         assert data["counts"] is True and 0 < data["remaining_s"] <= ready.blueprint.time_limit_s
@@ -113,7 +115,8 @@ def test_another_persons_attempt_is_not_found(ready, trainee_client, make_person
     client.force_login(other)
     for name in ("attempt", "state", "result"):
         assert client.get(reverse(f"exams:{name}", args=[attempt.pk])).status_code == 404
-    assert post_json(client, reverse("exams:answer", args=[attempt.pk]), {"position": 1, "choice": [0]}).status_code == 404
+    resp = post_json(client, reverse("exams:answer", args=[attempt.pk]), {"position": 1, "choice": [0]})
+    assert resp.status_code == 404
     assert client.post(reverse("exams:submit", args=[attempt.pk])).status_code == 404
     assert Attempt.objects.get(pk=attempt.pk).status == Attempt.Status.OPEN
 
@@ -190,8 +193,14 @@ def test_staff_see_attempts_in_their_region_with_leaves(taken, city_admin, make_
     client.force_login(city_admin)
     listing = client.get(reverse("exams:staff_attempts")).content.decode()
     assert exam_trainee.real_name in listing
+    url = reverse("exams:staff_attempts")
+    assert exam_trainee.real_name in client.get(f"{url}?blueprint={taken.blueprint_id}").content.decode()
+    assert exam_trainee.real_name not in client.get(f"{url}?blueprint={taken.blueprint_id + 1}").content.decode()
+    assert exam_trainee.real_name not in client.get(f"{url}?q=nobody").content.decode()
+    assert reverse("exams:staff_attempts") in client.get(reverse("lms:dashboard")).content.decode()
     detail = client.get(reverse("exams:staff_attempt", args=[taken.pk]))
-    assert detail.status_code == 200 and taken.leaves.first().left_at.astimezone().strftime("%Y") in detail.content.decode()
+    left_at = timezone.localtime(taken.leaves.first().left_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert detail.status_code == 200 and left_at in detail.content.decode()
     nb_admin = make_person(regions["nb"], roles=(), admin_of=regions["nb"], username="nb-admin")
     client.force_login(nb_admin)
     assert exam_trainee.real_name not in client.get(reverse("exams:staff_attempts")).content.decode()
@@ -220,6 +229,6 @@ def test_staff_grant_and_void_forms(taken, city_admin):
     assert "替考" in client.get(url).content.decode()
 
 
-def test_the_study_home_links_to_the_exam(ready, trainee_client):
-    body = trainee_client.get(reverse("courses:home")).content.decode()
-    assert reverse("exams:list") in body
+def test_the_study_home_and_the_dashboard_link_to_the_exam(ready, trainee_client):
+    for url in (reverse("courses:home"), reverse("lms:dashboard")):
+        assert reverse("exams:list") in trainee_client.get(url).content.decode()
