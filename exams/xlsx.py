@@ -326,6 +326,8 @@ def export_questions(questions=None) -> bytes:
         for c in row:
             c.alignment = Alignment(wrap_text=True, vertical="top")
             c.number_format = "@"  # text: "100" stays a text, codes are not dates
+            if isinstance(c.value, str) and c.value.startswith("="):
+                c.data_type = "s"  # a text, never a formula that Excel would run
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -156,3 +156,11 @@ def test_an_unusable_file_is_a_clear_error(exam_course, bank_admin, data, messag
     f = io.BytesIO(data) if data is not None else xlsx([["A-1", "x"]], header=["编号", "模块"])
     with pytest.raises(ValidationError, match=message):
         import_questions(bank_admin, f)
+
+
+def test_a_text_that_looks_like_a_formula_is_exported_as_text(exam_course, bank_admin, make_question):
+    q = make_question(exam_course.modules[0], stem='=HYPERLINK("http://example.com","点击")')
+    data = export_questions()
+    cell = load_workbook(io.BytesIO(data)).active.cell(row=2, column=5)
+    assert cell.data_type == "s" and cell.value == q.current.stem
+    assert {r.status for r in import_questions(bank_admin, io.BytesIO(data)).rows} == {"unchanged"}
