@@ -12,6 +12,8 @@ operation is one function (validation, permission, transaction, audit). Errors a
 - Attempts (``exams/attempts.py``, rules in its docstring): ``start_or_resume``, ``save_answer``,
   ``attempt_state``, ``record_leave``, ``submit``, ``close_expired``, ``grant``, ``void``,
   ``refusal``, ``exams_for``, ``has_passed``.
+- Analytics for staff (``exams/analytics.py``, rules in its docstring): ``can_view_analytics``,
+  ``pass_rates``, ``item_statistics``, ``pass_rates_xlsx``, ``item_statistics_xlsx``.
 """
 
 from .questions import can_manage_bank, restore_question, retire_question, save_question  # noqa: F401
@@ -20,4 +22,7 @@ from .xlsx import export_questions, import_questions  # noqa: F401
 from .attempts import (  # noqa: F401
     AttemptClosed, attempt_state, close_expired, exams_for, grant, has_passed, record_leave, refusal, save_answer,
     start_or_resume, submit, void,
+)
+from .analytics import (  # noqa: F401
+    can_view_analytics, item_statistics, item_statistics_xlsx, pass_rates, pass_rates_xlsx,
 )

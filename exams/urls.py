@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_analytics
 
 app_name = "exams"
 urlpatterns = [
@@ -16,4 +16,8 @@ urlpatterns = [
     path("staff/attempts/<int:attempt_id>/", views.staff_attempt, name="staff_attempt"),
     path("staff/attempts/<int:attempt_id>/void/", views.staff_void, name="staff_void"),
     path("staff/attempts/<int:attempt_id>/grant/", views.staff_grant, name="staff_grant"),
+    path("analytics/", views_analytics.overview, name="analytics"),
+    path("analytics/export/", views_analytics.overview_export, name="analytics_export"),
+    path("analytics/questions/", views_analytics.questions, name="analytics_questions"),
+    path("analytics/questions/export/", views_analytics.questions_export, name="analytics_questions_export"),
 ]
