@@ -411,6 +411,16 @@ MATRIX: dict[str, Http | Ws] = {
     "exams:staff_grant": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
                               post={"anonymous": LOGIN, ADMINS: NOT_FOUND, "others": FORBIDDEN},
                               objects={"attempt_id": "attempt"}, path="/exams/staff/attempts/0/grant/"),
+    # exam analytics (pass rates, question statistics, their XLSX exports): system, region and organisation
+    # admins, each counting only the attempts in their scope (tests/exams/test_analytics.py); GET only
+    "exams:analytics": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                            post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "exams:analytics_export": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                                   post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "exams:analytics_questions": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                                      post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "exams:analytics_questions_export": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     # only media/images/ and media/original_images/ (public illustrations), never a person's photo
