@@ -42,8 +42,9 @@ set exactly (no partial credit). ``score_pct`` is a Decimal rounded DOWN to 0.01
 decided on the exact fraction (``score * 100 >= pass_mark_pct * max``): a fail is never rounded up.
 
 **Leaving the page** (``record_leave``): ``exam.js`` reports when the page is hidden (another tab
-or app, the phone locked, the tab closed: a refresh counts too) and when it is visible again. Each
-leave is a ``LeaveEvent`` with its times; ``leave_count`` counts them. More leaves than the
+or app, the phone locked, the tab closed: a refresh counts too) and when it is visible again (or
+opened again: a page that opens reports a return, which closes the latest open leave). Each leave
+is a ``LeaveEvent`` with its times (a leave nobody came back from keeps no return time); ``leave_count`` counts them. More leaves than the
 blueprint's ``leave_limit`` submit the attempt (``submitted_by = leave_limit``).
 
 **Grants and voids**: system admins, and region admins whose region contains the trainee's region.
@@ -446,7 +447,6 @@ def record_leave(user, attempt: Attempt, *, returned: bool = False, now: datetim
             locked.leave_count += 1
             locked.save(update_fields=["leave_count"])
             if locked.leave_count <= MAX_LEAVE_EVENTS:
-                LeaveEvent.objects.filter(attempt=locked, returned_at__isnull=True).update(returned_at=now)
                 LeaveEvent.objects.create(attempt=locked, left_at=now)
             audit.record(user, "exams.page_left", locked, object_repr=f"{locked.blueprint.name} #{locked.number}",
                          after={"leave_count": locked.leave_count})

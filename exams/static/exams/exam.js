@@ -7,7 +7,7 @@
  *   and takes the server's figure again on every save and every 30 s. At zero it goes to the result
  *   page (the server closes the attempt at its deadline whatever this page does).
  * - visibilitychange: a hidden page reports a leave (keepalive: it is sent even when the tab
- *   closes), a visible one its return.
+ *   closes), a visible one its return; so does the page when it opens (after a reload).
  * - Submitting asks for confirmation and first waits for the answers still being sent.
  * No inline script (CSP): this file is loaded with <script defer>. */
 (function () {
@@ -222,6 +222,10 @@
     });
   }
 
+  // A page that opens (a reload, a tab opened again) is a return to the exam: it closes the last leave.
+  request("leave/", {returned: true}).then(function (r) {
+    if (r.status === 409) closed(r.data);
+  }).catch(function () {});
   countAnswered();
   showState();
   if (saveBox.textContent === t("saved")) saveBox.textContent = "";
