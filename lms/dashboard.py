@@ -117,6 +117,7 @@ def core_cards(user) -> list[Card]:
                 (_("Classes"), reverse("classes:list")),
                 (_("Exam attempts"), reverse("exams:staff_attempts")),
                 *_exam_bank_links(user),
+                (_("Exam analytics"), reverse("exams:analytics")),
             ],
             order=20,
         ))
@@ -127,7 +128,8 @@ def core_cards(user) -> list[Card]:
             title=_("My organisation: %(name)s") % {"name": "、".join(orgs_admin)},
             text=_("Open your organisation's first-aid classes, hand out their class codes, and enrol a whole "
                    "cohort from a spreadsheet (XLSX or CSV)."),
-            links=[(_("Classes"), reverse("classes:list")), (_("Open a class"), reverse("classes:create"))],
+            links=[(_("Classes"), reverse("classes:list")), (_("Open a class"), reverse("classes:create")),
+                   (_("Exam analytics"), reverse("exams:analytics"))],
             order=15,
         ))
     if permissions.is_system_admin(user):

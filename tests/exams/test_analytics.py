@@ -280,3 +280,14 @@ def test_scope_is_checked_in_the_functions_too(people):
         analytics.pass_rates(people["trainee"])
     with pytest.raises(PermissionDenied):
         analytics.item_statistics(people["examiner"])
+
+
+def test_the_dashboard_links_the_analytics_for_admins_only(people, base, make_person, regions):
+    url = reverse("exams:analytics")
+    org_admin = make_person(regions["xihu"], roles=(), username="danwei3")
+    lms_api.assign_role(None, org_admin, Role.ORG_ADMIN, organisation=base)
+    for who in (people["county_admin"], people["sysadmin"], org_admin):
+        body = _client(who).get(reverse("lms:dashboard")).content.decode()
+        assert f'href="{url}"' in body and "考试分析" in body
+    assert url not in _client(people["trainee"]).get(reverse("lms:dashboard")).content.decode()
+    assert _client(org_admin).get(url).status_code == 200
