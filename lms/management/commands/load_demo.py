@@ -21,6 +21,9 @@ class Command(BaseCommand):
         from exams import demo_attempts
 
         demo_attempts.load(self.stdout)  # exam_passed and exam_failed: theory done, one attempt each
+        from exams import demo_analytics
+
+        demo_analytics.load(self.stdout)  # two demo classes' exam history for the analytics pages
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
