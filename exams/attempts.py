@@ -297,39 +297,23 @@ def _locked_open(attempt: Attempt, now: datetime) -> Attempt:
 
 
 def save_answer(user, attempt: Attempt, position, choice_displayed, client_seq=None,
-                now: datetime | None = None) -> dict[str, Any]:
+                now: datetime | None = None, ip: str | None = None) -> dict[str, Any]:
     """Save one answer (append-only). ``choice_displayed``: the option positions as shown; stored as
     original indices. Returns the item's answer that counts (displayed positions), whether this
     save counts, and the server's remaining seconds. Raises ``AttemptClosed`` (a ``ValidationError``)
-    when the attempt takes no more answers: after the deadline it is closed on the spot."""
-    now = now or timezone.now()
+    when the attempt takes no more answers: after the deadline it is closed on the spot.
+
+    A batch of one of ``exams.autosave.save_answers`` (the exam socket saves many at once)."""
+    from .autosave import Save, save_answers
+
     _own(user, attempt)
-    if isinstance(position, bool) or not isinstance(position, int):
-        raise ValidationError(_("No such question in this exam."))
-    seq = _clean_seq(client_seq)
-    closed = None
-    with transaction.atomic():
-        locked = _locked_open(attempt, now)
-        if locked.status != Attempt.Status.OPEN:
-            closed = locked
-        else:
-            item = (PaperItem.objects.select_related("version").filter(attempt_id=locked.pk, position=position)
-                    .first())
-            if item is None:
-                raise ValidationError(_("No such question in this exam."))
-            original = _clean_choice(item, choice_displayed)
-            event = AnswerEvent.objects.create(item=item, choice=original, saved_at=now, client_seq=seq)
-            events = list(AnswerEvent.objects.filter(item=item).order_by("saved_at", "pk")
-                          .only("pk", "choice", "saved_at", "client_seq"))
-            counted = _counted(events)
-            audit.record(user, "exams.answer_saved", locked, object_repr=f"{locked.blueprint.name} #{locked.number}",
-                         after={"position": position, "choice": original, "client_seq": seq,
-                                "counts": counted.pk == event.pk})
-    if closed is not None:
+    (result,) = save_answers([Save(user, attempt.pk, position, choice_displayed, client_seq,
+                                   now or timezone.now(), ip)])
+    if isinstance(result, AttemptClosed):
         attempt.refresh_from_db()
-        raise AttemptClosed(_closed_message(closed), code="closed")
-    return {"position": position, "choice": displayed(item, list(counted.choice)), "counts": counted.pk == event.pk,
-            "saved_at": now.isoformat(), "remaining_s": remaining_s(locked, now)}
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def attempt_state(user, attempt: Attempt, now: datetime | None = None) -> dict[str, Any]:

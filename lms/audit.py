@@ -33,7 +33,7 @@ def client_ip_from_meta(meta: dict) -> str | None:
     return meta.get("REMOTE_ADDR") or None
 
 
-def record(
+def build(
     actor,
     action: str,
     obj: models.Model | None = None,
@@ -43,14 +43,16 @@ def record(
     object_type: str = "",
     object_id: str = "",
     object_repr: str = "",
+    ip: str | None = None,
 ) -> AuditLog:
-    """Append one audit record. Call it inside the transaction of the change it records."""
+    """One audit record, not yet saved (``record_all`` saves several in one statement). ``ip``: the
+    client's address when the caller knows it better than the request context (a socket's batch)."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:255]
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditLog.objects.create(
+    return AuditLog(
         actor=actor if authenticated else None,
         actor_repr=(actor.get_username() if authenticated else "system")[:150],
         action=action,
@@ -59,8 +61,21 @@ def record(
         object_repr=object_repr[:255],
         before=before,
         after=after,
-        ip=_client_ip.get(),
+        ip=ip if ip is not None else _client_ip.get(),
     )
+
+
+def record(actor, action: str, obj: models.Model | None = None, **fields) -> AuditLog:
+    """Append one audit record. Call it inside the transaction of the change it records."""
+    entry = build(actor, action, obj, **fields)
+    entry.save(force_insert=True)
+    return entry
+
+
+def record_all(entries: list[AuditLog]) -> None:
+    """Append records made by ``build`` in one statement (inside the transaction of the changes)."""
+    if entries:
+        AuditLog.objects.bulk_create(entries)
 
 
 class AuditContextMiddleware:

@@ -247,6 +247,7 @@ class Ws:
     connect: Expect
     objects: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    path: str | None = None  # a fixed path instead of one made from ``objects``
 
 
 def scoped(inside: str, outside: str) -> tuple[str, str]:
@@ -448,6 +449,12 @@ MATRIX: dict[str, Http | Ws] = {
         connect={"anonymous": CLOSED_4401, "system_admin": ACCEPTED, "inspector": CLOSED_4403,
                  "others": scoped(ACCEPTED, CLOSED_4403)},  # the trainee: while their recording runs
         objects={"manikin_id": "manikin"}),
+    # The study socket: any signed-in person; each lesson's access is checked per beat
+    # (tests/courses/test_study_socket.py).
+    "ws:/ws/study/": Ws(connect={"anonymous": CLOSED_4401, "others": ACCEPTED}),
+    # The exam socket: only the attempt's trainee (tests/exams/test_exam_socket.py); attempt 0 does not exist.
+    "ws:/ws/exams/attempts/<int:attempt_id>/": Ws(connect={"anonymous": CLOSED_4401, "others": CLOSED_4403},
+                                                  path="/ws/exams/attempts/0/"),
 }
 
 
@@ -694,6 +701,8 @@ def session_cookies(world):
 
 
 def _ws_path(route: Route, spec: Ws, world: World, actor: str, side: str) -> str | None:
+    if spec.path is not None:
+        return spec.path
     values = {}
     for arg, kind in spec.objects.items():
         obj = world.obj(kind, actor, side)
