@@ -291,3 +291,37 @@ def test_the_dashboard_links_the_analytics_for_admins_only(people, base, make_pe
         assert f'href="{url}"' in body and "考试分析" in body
     assert url not in _client(people["trainee"]).get(reverse("lms:dashboard")).content.decode()
     assert _client(org_admin).get(url).status_code == 200
+
+
+def test_the_module_filter_keeps_that_modules_questions_and_the_whole_attempt_as_the_rest_score(
+        exam_course, make_question, make_blueprint, people):
+    m1, m2 = exam_course.modules[:2]
+    versions = [make_question(m, difficulty=Difficulty.EASY).current for m in (m1, m1, m2)]
+    bp = make_blueprint(exam_course.programme, [(m1, Difficulty.EASY, 2), (m2, Difficulty.EASY, 1)])
+    for user, row in zip(people["xihu"], MATRIX):
+        sit(user, bp, versions, [bool(x) for x in row])
+    everything = {r.version_id: r for r in analytics.item_statistics(people["sysadmin"], bp)}
+    only_m1 = {r.version_id: r for r in analytics.item_statistics(people["sysadmin"], bp, module_id=m1.pk)}
+    assert set(only_m1) == {versions[0].pk, versions[1].pk}
+    for vid, r in only_m1.items():  # the same figures: the rest score still counts the other module's item
+        assert (r.n, r.correct) == (everything[vid].n, everything[vid].correct)
+        assert r.discrimination == pytest.approx(everything[vid].discrimination)
+    page = _client(people["sysadmin"]).get(reverse("exams:analytics_questions"),
+                                           {"blueprint": bp.pk, "module": m2.pk}).content.decode()
+    assert versions[2].question.code in page and versions[0].question.code not in page
+
+
+def test_cached_item_statistics_follow_a_new_or_voided_attempt(three, people, monkeypatch, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "analytics-cache-test"}}
+    monkeypatch.setattr(analytics, "CACHE_MIN_ATTEMPTS", 1)
+    bp, versions = three
+    users = people["xihu"]
+    for user, row in zip(users[:4], MATRIX):
+        sit(user, bp, versions, [bool(x) for x in row])
+    root = people["sysadmin"]
+    assert analytics.item_statistics(root, bp)[0].n == 4
+    sit(users[4], bp, versions, [True, False, False])
+    assert analytics.item_statistics(root, bp)[0].n == 5  # a new attempt: a new key
+    attempts.void(root, Attempt.objects.get(user=users[0]), "设备故障", now=T0 + timedelta(hours=1))
+    assert analytics.item_statistics(root, bp)[0].n == 4  # voided: a new key again
