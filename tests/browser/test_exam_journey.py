@@ -37,8 +37,11 @@ def test_take_lose_and_resume_and_submit_the_exam_on_a_phone(browser, live_serve
     json.loads(server_shell(server, PREPARE))
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
-    errors = []
+    errors, saved = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # Answers go over the exam socket (/ws/exams/attempts/<id>/) while it is open: keep what it answers.
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: saved.append(frame))
+            if "/ws/exams/attempts/" in ws.url else None)
     page.goto(server.url + "/login/")
     page.fill("#id_username", USERNAME)
     page.fill("#id_password", DEMO_PASSWORD)
@@ -58,8 +61,10 @@ def test_take_lose_and_resume_and_submit_the_exam_on_a_phone(browser, live_serve
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
 
     save_state = page.locator("#save-state")
+    page.wait_for_timeout(500)  # the socket opens
     questions.nth(0).locator("label.option").first.click()
     expect(save_state).to_contain_text("已保存")
+    assert any('"type":"saved"' in f and '"position":1' in f for f in saved)  # saved over the socket
 
     # The connection drops: the answer waits, and is sent when it is back.
     context.set_offline(True)

@@ -1,5 +1,6 @@
 /* The exam page (exams/templates/exams/attempt.html; rules in exams/attempts.py).
- * - Every change of an answer is posted at once (fetch + CSRF header) with a sequence number that
+ * - Every change of an answer is sent at once, over the exam socket (/ws/exams/attempts/<id>/,
+ *   exams/consumers.py) while it is open, else posted (fetch + CSRF header), with a sequence number that
  *   grows across reloads (milliseconds since the attempt started, on the server's clock), retried
  *   with back-off until the server has it; "已保存" shows when it has. Only the newest choice of a
  *   question is sent: a newer change replaces one still waiting.
@@ -50,6 +51,54 @@
     }
     return fetch(base + path, opts).then(function (resp) {
       return resp.json().catch(function () { return {}; }).then(function (data) { return {status: resp.status, data: data}; });
+    });
+  }
+
+  // The exam socket: answers go over it while it is open (the server group-commits them and answers
+  // after the commit); a save it does not answer within 10 s, or that is out when it drops, fails like
+  // a failed request and is sent again (over HTTP while the socket is down). Reopened with growing
+  // pauses; after three failures in a row (or a refused sign-in) the page stays on HTTP.
+  var sock = null, sockFailures = 0, msgId = 0, waiting = {};
+  var socketPath = root.getAttribute("data-socket");
+  function openSocket() {
+    if (!window.WebSocket || !socketPath || finished || sockFailures >= 3) return;
+    var ws;
+    try { ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + socketPath); }
+    catch (e) { sockFailures = 3; return; }
+    ws.onopen = function () { sock = ws; sockFailures = 0; };
+    ws.onmessage = function (ev) {
+      var m;
+      try { m = JSON.parse(ev.data); } catch (e) { return; }
+      var w = waiting[m.id];
+      if (!w) return;
+      delete waiting[m.id];
+      clearTimeout(w.timer);
+      if (m.type === "error") w.resolve({status: m.closed ? 409 : m.status, data: m});
+      else w.resolve({status: 200, data: m});
+    };
+    ws.onclose = function (ev) {
+      if (sock === ws) sock = null;
+      Object.keys(waiting).forEach(function (id) {
+        var w = waiting[id];
+        delete waiting[id];
+        clearTimeout(w.timer);
+        w.reject(new Error("socket closed"));
+      });
+      sockFailures = (ev.code === 4401 || ev.code === 4403) ? 3 : sockFailures + 1;
+      if (sockFailures < 3 && !finished) setTimeout(openSocket, 1000 * Math.pow(2, sockFailures));
+    };
+  }
+
+  function saveAnswer(body) {
+    if (!sock || sock.readyState !== 1) return request("answer/", body);
+    return new Promise(function (resolve, reject) {
+      var id = ++msgId;
+      var message = {type: "answer", id: id, position: body.position, choice: body.choice, seq: body.seq};
+      waiting[id] = {resolve: resolve, reject: reject, timer: setTimeout(function () {
+        delete waiting[id];
+        reject(new Error("no answer"));
+      }, 10000)};
+      sock.send(JSON.stringify(message));
     });
   }
 
@@ -140,7 +189,7 @@
     delete pending[position];
     inflight[position] = true;
     showState();
-    request("answer/", {position: position, choice: item.choice, seq: item.seq}).then(function (r) {
+    saveAnswer({position: position, choice: item.choice, seq: item.seq}).then(function (r) {
       delete inflight[position];
       if (r.status === 200) {
         failures = 0;
@@ -226,6 +275,7 @@
   request("leave/", {returned: true}).then(function (r) {
     if (r.status === 409) closed(r.data);
   }).catch(function () {});
+  openSocket();
   countAnswered();
   showState();
   if (saveBox.textContent === t("saved")) saveBox.textContent = "";
