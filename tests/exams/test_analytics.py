@@ -325,3 +325,17 @@ def test_cached_item_statistics_follow_a_new_or_voided_attempt(three, people, mo
     assert analytics.item_statistics(root, bp)[0].n == 5  # a new attempt: a new key
     attempts.void(root, Attempt.objects.get(user=users[0]), "设备故障", now=T0 + timedelta(hours=1))
     assert analytics.item_statistics(root, bp)[0].n == 4  # voided: a new key again
+
+
+@pytest.mark.parametrize("stored, key, right", [
+    ("[0, 2]", [0, 2], True),        # PostgreSQL's jsonb text
+    ("[0,2]", [2, 0], True),
+    ("[2, 0]", [0, 2], True),        # not in canonical order: parsed
+    ("[0]", [0, 2], False),          # part of a multiple-choice key is wrong
+    ("[0, 1, 2]", [0, 2], False),
+    ("[1]", [1], True),
+    ("[]", [1], False),
+    (None, [1], False),              # not answered
+])
+def test_a_stored_choice_is_compared_with_the_key_as_a_set(stored, key, right):
+    assert analytics._is_right(stored, analytics._canonical(key)) is right
