@@ -12,4 +12,5 @@ BENCHMARKS = {
     "stream": "manikin.bench:run",
     "console": "manikin.bench_console:run",
     "study": "courses.bench:run",
+    "exam": "exams.bench:run",
 }

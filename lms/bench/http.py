@@ -46,10 +46,12 @@ def _tree_cpu_s(pids: list[int]) -> float:
     return total
 
 
-def _load(url: str, concurrency: int, duration_s: float, pids: list[int], spec: list[dict] | None = None) -> dict:
-    """Load ``url`` from another process (``lms.bench.loadgen``); ``spec``: per-connection requests (see loadgen)."""
+def _load(url: str, concurrency: int, duration_s: float, pids: list[int], spec: list[dict] | None = None,
+          rate: float | None = None) -> dict:
+    """Load ``url`` from another process (``lms.bench.loadgen``); ``spec``: per-connection requests (see loadgen);
+    ``rate``: at most that many requests a second per connection."""
     argv = [sys.executable, "-m", "lms.bench.loadgen", url, "--concurrency", str(concurrency),
-            "--duration", str(duration_s)]
+            "--duration", str(duration_s)] + (["--rate", str(rate)] if rate else [])
     with tempfile.NamedTemporaryFile("w", suffix=".json") as spec_file:
         if spec:
             json.dump(spec, spec_file)
@@ -71,22 +73,17 @@ def _load(url: str, concurrency: int, duration_s: float, pids: list[int], spec: 
     }
 
 
-def _ws_load(url: str, spec: list[dict], connections: int, rate: float, duration_s: float, pids: list[int],
-             ramp_s: float = 10.0) -> dict:
-    """WebSocket messages against ``url`` from another process (``lms.bench.wsload``), figures as ``_load``'s."""
+def _ws_load(url: str, spec: list[dict], connections: int, rate: float, duration_s: float, pids: list[int]) -> dict:
+    """WebSocket messages against ``url`` from another process (``lms.bench.wsload``), figures as ``_load``'s;
+    measured once every connection is open."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as spec_file:
         json.dump(spec, spec_file)
         spec_file.flush()
         argv = [sys.executable, "-m", "lms.bench.wsload", url, "--spec", spec_file.name, "--connections",
-                str(connections), "--rate", str(rate), "--duration", str(duration_s), "--ramp", str(ramp_s)]
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        time.sleep(ramp_s)  # the server's CPU counts from when the measured period starts
-        cpu0, t0 = _tree_cpu_s(pids), time.perf_counter()
-        stdout, _ = proc.communicate()
-    cpu_pct = 100 * (_tree_cpu_s(pids) - cpu0) / max(1e-9, time.perf_counter() - t0)
-    if proc.returncode:
-        raise RuntimeError(f"lms.bench.wsload failed ({proc.returncode})")
-    data = json.loads(stdout)
+                str(connections), "--rate", str(rate), "--duration", str(duration_s),
+                "--pids", ",".join(str(p) for p in pids)]
+        result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)
+    data = json.loads(result.stdout)
     lat_ms = np.asarray(data["latencies_s"]) * 1000
     return {
         "rps": round(data["replies"] / data["elapsed_s"], 1),
@@ -94,7 +91,7 @@ def _ws_load(url: str, spec: list[dict], connections: int, rate: float, duration
         "errors": data["errors"],
         "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if len(lat_ms) else None,
         "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if len(lat_ms) else None,
-        "server_cpu_pct": round(cpu_pct, 1),
+        "server_cpu_pct": round(data["server_cpu_pct"], 1),
         "error_kinds": data.get("error_kinds", []),
         "connections": data["opened"],
     }

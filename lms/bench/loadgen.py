@@ -5,7 +5,9 @@ an interpreter with the server it measures. ``--spec FILE`` gives each connectio
 requests instead (a signed-in person's cookie, several paths in turn, POST bodies): a JSON list
 with one entry per connection, ``{"headers": {...}, "requests": [{"method": "GET", "path": "/x/"},
 {"method": "POST", "path": "/y/", "body": "...", "headers": {...}}, ...]}``; connection i uses
-entry ``i % len(spec)`` and cycles through its requests.
+entry ``i % len(spec)`` and cycles through its requests. ``--rate R`` paces each connection to at
+most R requests a second (many slow clients instead of a few flat-out ones), starting each at a
+random moment of its first period.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
+import resource
 import time
 from urllib.parse import urlsplit
 
@@ -27,9 +31,11 @@ def _request_bytes(host: str, port: int, method: str, path: str, headers: dict, 
 
 
 async def _worker(host: str, port: int, requests: list[bytes], stop_at: float, latencies: list[float],
-                  errors: list[str]):
+                  errors: list[str], rate: float | None = None):
     reader = writer = None
     i = 0
+    if rate:
+        await asyncio.sleep(random.random() / rate)
     while time.perf_counter() < stop_at:
         try:
             if writer is None:
@@ -48,6 +54,8 @@ async def _worker(host: str, port: int, requests: list[bytes], stop_at: float, l
             if length:
                 await reader.readexactly(length)
             latencies.append(time.perf_counter() - t0)
+            if rate:
+                await asyncio.sleep(max(0.0, t0 + 1 / rate - time.perf_counter()))
             if status != 200:
                 errors.append(f"HTTP {status}")
             if b"connection: close" in head.lower():
@@ -63,7 +71,8 @@ async def _worker(host: str, port: int, requests: list[bytes], stop_at: float, l
         writer.close()
 
 
-async def load(url: str, concurrency: int, duration_s: float, spec: list[dict] | None = None) -> dict:
+async def load(url: str, concurrency: int, duration_s: float, spec: list[dict] | None = None,
+               rate: float | None = None) -> dict:
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or 80
     if spec:
@@ -76,8 +85,8 @@ async def load(url: str, concurrency: int, duration_s: float, spec: list[dict] |
     errors: list[str] = []
     start = time.perf_counter()
     stop_at = start + duration_s
-    await asyncio.gather(*(_worker(host, port, per_connection[i % len(per_connection)], stop_at, latencies, errors)
-                           for i in range(concurrency)))
+    await asyncio.gather(*(_worker(host, port, per_connection[i % len(per_connection)], stop_at, latencies, errors,
+                                   rate) for i in range(concurrency)))
     elapsed = time.perf_counter() - start
     return {"requests": len(latencies), "errors": len(errors), "elapsed_s": elapsed, "latencies_s": latencies,
             "error_kinds": sorted(set(errors))[:5]}
@@ -89,9 +98,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--spec", help="JSON file: the requests of each connection (see the module's doc)")
+    parser.add_argument("--rate", type=float, help="requests a second per connection, at most (default: no pause)")
     args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.concurrency + 256)), hard))
     spec = json.loads(open(args.spec).read()) if args.spec else None
-    print(json.dumps(asyncio.run(load(args.url, args.concurrency, args.duration, spec))))
+    print(json.dumps(asyncio.run(load(args.url, args.concurrency, args.duration, spec, args.rate))))
 
 
 if __name__ == "__main__":
