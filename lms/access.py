@@ -53,21 +53,27 @@ def notify_access_changed(user_id: int) -> None:
     transaction.on_commit(lambda: _send(user_group(user_id), {"type": "access.changed"}))
 
 
-def session_still_valid(session_key: str | None, user) -> bool:
+def valid_session_data(session_key: str | None, user) -> dict | None:
+    """The data of the session ``session_key`` if it is still ``user``'s (not logged out or expired,
+    the person still active, the password unchanged since), else ``None``."""
     from importlib import import_module
 
     from django.conf import settings
 
     if not session_key or user is None:
-        return False
+        return None
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
     data = store.load()  # {} when the session is gone or expired
     if data.get(SESSION_KEY) != str(user.pk):
-        return False
+        return None
     fresh = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
-    if fresh is None:
-        return False
-    return constant_time_compare(data.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())
+    if fresh is None or not constant_time_compare(data.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash()):
+        return None
+    return data
+
+
+def session_still_valid(session_key: str | None, user) -> bool:
+    return valid_session_data(session_key, user) is not None
 
 
 @receiver(user_logged_out)

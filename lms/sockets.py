@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from importlib import import_module
+import random
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from .access import session_group, session_still_valid, user_group
+from .access import session_group, user_group, valid_session_data
 from .privacy import consent_required_for, has_current_consent
 from .signin import session_expiry_reason
 
@@ -137,24 +137,26 @@ class PersonSocket(DirectDispatch, AsyncWebsocketConsumer):
         """Drop what was cached about the person's access (called before each re-check)."""
 
     # -- the person ----------------------------------------------------------------
-    def _person_ok(self, user) -> bool:
-        if not session_still_valid(self.session_key, user):
-            return False
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=self.session_key)
-        if session_expiry_reason(store.load()) is not None:
+    def _person_ok(self, user, session=None) -> bool:
+        """``session``: the one the connection came with, just loaded and checked by Channels'
+        authentication (at connect); else the session is read again (on a re-check)."""
+        data = session if session is not None else valid_session_data(self.session_key, user)
+        if data is None or session_expiry_reason(data) is not None:
             return False
         return not consent_required_for(user) or has_current_consent(user)
 
     def _connect_checks(self, user) -> int | None:
-        return AUTH_CLOSE_CODE if not self._person_ok(user) else self.authorize(user)
+        return AUTH_CLOSE_CODE if not self._person_ok(user, self.scope["session"]) else self.authorize(user)
 
     def _language(self) -> str:
         cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
         return cookie if cookie in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
     async def _recheck_periodically(self):
+        # Each socket at its own moments (0.5–1.5 × the interval): sockets opened together (a class
+        # starting its exam) would otherwise all re-check at once and hold up the answers behind them.
         while True:
-            await asyncio.sleep(settings.MANIKIN_SOCKET_RECHECK_S)
+            await asyncio.sleep(settings.MANIKIN_SOCKET_RECHECK_S * random.uniform(0.5, 1.5))
             await self.access_changed({})
 
     def _recheck(self) -> int | None:

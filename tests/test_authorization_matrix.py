@@ -454,7 +454,7 @@ MATRIX: dict[str, Http | Ws] = {
     "ws:/ws/study/": Ws(connect={"anonymous": CLOSED_4401, "others": ACCEPTED}),
     # The exam socket: only the attempt's trainee (tests/exams/test_exam_socket.py); attempt 0 does not exist.
     "ws:/ws/exams/attempts/<int:attempt_id>/": Ws(connect={"anonymous": CLOSED_4401, "others": CLOSED_4403},
-                                                  path="/ws/exams/attempts/0/"),
+                                                  objects={"attempt_id": "attempt"}, path="/ws/exams/attempts/0/"),
 }
 
 
