@@ -1,14 +1,15 @@
-"""The study socket (``/ws/study/``): a lesson page's heartbeats over one connection, authenticated once.
+"""The study socket (``/ws/study/``): a lesson page's heartbeats over one connection, authenticated
+once.
 
-A lesson page sends a heartbeat every 15 s while it is visible. Over HTTP each one is a request
-that passes sessions, authentication, CSRF, the privacy-consent and time-out checks and the lesson
-access check before its two-row write. Over this socket the person is checked when the page
-connects (signed in, current privacy consent, session not timed out) and again whenever their
-access changes (logout, deactivation, a role or enrolment changed: ``lms.access``) and every
-``MANIKIN_SOCKET_RECHECK_S``; the access to each lesson is checked on its first beat and kept for
-the connection until then. What is left per beat is its write, and that is a group commit: the
-beats of every connection of this process that arrive while one transaction runs go into the next
-one (``BeatHub``, ``courses.api.record_heartbeats``).
+A lesson page sends a heartbeat every 15 s while it is visible. Over HTTP each one is a request that
+passes sessions, authentication, CSRF, the privacy-consent and time-out checks and the lesson access
+check before its two-row write. Over this socket the person is checked when the page connects
+(signed in, current privacy consent, session not timed out) and again whenever their access changes
+(logout, deactivation, a role or enrolment changed: ``lms.access``) and every
+``LMS_PERSON_SOCKET_RECHECK_S`` (5 minutes); the access to each lesson is checked on its first beat
+and kept for the connection until then. What is left per beat is its write, and that is a group
+commit: the beats of every connection of this process that arrive while one transaction runs go into
+the next one (``BeatHub``, ``courses.api.record_heartbeats``).
 
 Messages (JSON text):
 

@@ -2,9 +2,9 @@
 
 The person is checked when the page connects (``lms.sockets.PersonSocket``: signed in, session not
 timed out, privacy consent) and the attempt must be theirs; they are checked again whenever their
-access changes and every ``MANIKIN_SOCKET_RECHECK_S``. Each answer is then only its write, and that
-is a group commit: the saves of every exam socket of this process that arrive while one
-transaction runs go into the next one (``AnswerHub`` → ``exams.autosave.save_answers``).
+access changes and every ``LMS_PERSON_SOCKET_RECHECK_S`` (5 minutes). Each answer is then only its
+write, and that is a group commit: the saves of every exam socket of this process that arrive while
+one transaction runs go into the next one (``AnswerHub`` → ``exams.autosave.save_answers``).
 
 Messages (JSON text):
 

@@ -416,6 +416,10 @@ MANIKIN_HELLO_TIMEOUT_S = float(os.environ.get("MANIKIN_HELLO_TIMEOUT_S", "10"))
 MANIKIN_GROUP_COMMIT_GATHER_S = float(os.environ.get("MANIKIN_GROUP_COMMIT_GATHER_S", "0.01"))
 # A browser socket re-checks its session and permission this often (and at once on logout or a role change).
 MANIKIN_SOCKET_RECHECK_S = float(os.environ.get("MANIKIN_SOCKET_RECHECK_S", "60"))
+# The study and exam sockets (lms.sockets.PersonSocket) re-check the person on this timer besides the
+# notifications of lms.access (logout, deactivation, roles, enrolments): a safety net for a lost
+# notification; thousands of exam sockets re-checking every minute would cost the answers behind them.
+LMS_PERSON_SOCKET_RECHECK_S = float(os.environ.get("LMS_PERSON_SOCKET_RECHECK_S", "300"))
 # Live messages a console may have unread before waveform updates are skipped; and how long it may stall.
 MANIKIN_CONSOLE_WINDOW = int(os.environ.get("MANIKIN_CONSOLE_WINDOW", "200"))
 MANIKIN_CONSOLE_STALL_S = float(os.environ.get("MANIKIN_CONSOLE_STALL_S", "60"))

@@ -88,8 +88,8 @@ class PersonSocket(DirectDispatch, AsyncWebsocketConsumer):
     Accepted only with a valid session (``lms.access.session_still_valid``) that has not timed out
     (``lms.signin.session_expiry_reason``, the HTTP rule) of a person who agreed to the current
     privacy notice; otherwise closed with 4401. Checked again whenever the person's access changes
-    (``lms.access``: logout closes it at once; deactivation, roles, enrolments) and every
-    ``MANIKIN_SOCKET_RECHECK_S``. Subclasses add ``authorize()`` (in the database thread: may this
+    (``lms.access``: logout closes it at once; deactivation, roles, enrolments) and about every
+    ``LMS_PERSON_SOCKET_RECHECK_S``. Subclasses add ``authorize()`` (in the database thread: may this
     person use this path; a close code refuses) and ``still_allowed()`` (the same on a re-check);
     ``self.language`` is the person's language for the messages they are sent.
     """
@@ -156,7 +156,7 @@ class PersonSocket(DirectDispatch, AsyncWebsocketConsumer):
         # Each socket at its own moments (0.5–1.5 × the interval): sockets opened together (a class
         # starting its exam) would otherwise all re-check at once and hold up the answers behind them.
         while True:
-            await asyncio.sleep(settings.MANIKIN_SOCKET_RECHECK_S * random.uniform(0.5, 1.5))
+            await asyncio.sleep(settings.LMS_PERSON_SOCKET_RECHECK_S * random.uniform(0.5, 1.5))
             await self.access_changed({})
 
     def _recheck(self) -> int | None:
