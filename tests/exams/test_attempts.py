@@ -401,21 +401,10 @@ def _in_threads(n, target):
     return results, errors
 
 
-def _wagtail_home():
-    """A transactional test starts from an emptied database: the page tree's root and home again."""
-    from wagtail.models import Page, Site
-
-    if not Page.objects.filter(depth=2).exists():
-        root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
-        home = root.add_child(instance=Page(title="首页", slug="home"))
-        Site.objects.get_or_create(hostname="localhost", defaults={"root_page": home, "is_default_site": True})
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql",
                     reason="row locks are a PostgreSQL matter; SQLite serialises write transactions")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the page tree and locales as migrated
 def test_concurrent_starts_open_one_attempt_and_concurrent_submits_grade_it_once(request):
-    _wagtail_home()
     exam = request.getfixturevalue("exam")
     exam_trainee, base = request.getfixturevalue("exam_trainee"), request.getfixturevalue("base")
     complete_theory(exam_trainee, exam.programme, base)
