@@ -197,8 +197,12 @@ def test_a_choice_in_displayed_positions_is_stored_as_original_indices(ready, ex
     assert event.choice == [item.option_order[2]] and event.saved_at == at(5) and event.client_seq == 1
 
 
-def test_bad_answers_are_refused_and_store_nothing(ready, exam_trainee, make_person, regions):
-    attempt = attempts.start_or_resume(exam_trainee, ready.blueprint, now=at(0))
+def test_bad_answers_are_refused_and_store_nothing(ready, exam_trainee, make_person, regions, make_blueprint):
+    from exams.models import Blueprint
+
+    Blueprint.objects.filter(pk=ready.blueprint.pk).update(is_active=False)  # a paper with every kind, always
+    bp = make_blueprint(ready.programme, [(m, Difficulty.EASY, 4) for m in ready.modules], name="四题一模块")
+    attempt = attempts.start_or_resume(exam_trainee, bp, now=at(0))
     items = {i.version.kind: i for i in attempt.items.select_related("version")}
     single, multiple = items["single"], items["multiple"]
     bad = [
@@ -261,8 +265,14 @@ def test_a_save_at_the_deadline_is_refused_and_closes_the_attempt(ready, exam_tr
 # ---------------------------------------------------------------- grading, submitting once, the closer
 
 
-def test_grading_exact_answers_and_no_partial_credit(ready, exam_trainee):
-    attempt = attempts.start_or_resume(exam_trainee, ready.blueprint, now=at(0))
+def test_grading_exact_answers_and_no_partial_credit(ready, exam_trainee, make_blueprint):
+    # Every question of each module's easy pool (single, multiple, true/false, single): a paper with
+    # multiple-choice questions whatever the draw.
+    from exams.models import Blueprint
+
+    Blueprint.objects.filter(pk=ready.blueprint.pk).update(is_active=False)
+    bp = make_blueprint(ready.programme, [(m, Difficulty.EASY, 4) for m in ready.modules], name="四题一模块")
+    attempt = attempts.start_or_resume(exam_trainee, bp, now=at(0))
     for item in attempt.items.select_related("version"):
         key = key_displayed(item)
         if item.version.kind == "multiple":
