@@ -26,22 +26,16 @@ back to ``POST /study/heartbeat/`` when it cannot.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import time
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from lms.sockets import PerLoop, PersonSocket, spawn
+from lms.sockets import GroupCommit, PersonSocket, RateLimit
 
 from . import api
-
-log = logging.getLogger("courses.study")
 
 MAX_MESSAGE_CHARS = 1024
 BEAT_BURST = 10  # beats a page may send at once (opening, tab switches) …
@@ -49,40 +43,15 @@ BEAT_REFILL_PER_S = 1.0  # … and on average; an honest page sends one every 15
 GROUP_COMMIT_GATHER_S = 0.002
 
 
-class BeatHub(PerLoop):
+class BeatHub(GroupCommit):
     """Group commit of the heartbeats of every study socket of this process (one transaction a batch).
 
     ``courses.api.record_heartbeats`` retries a failing batch beat by beat, so one beat's failure
     costs the others nothing; a database outage fails the whole batch, and each page is told (503)."""
 
-    def __init__(self):
-        self.queue: list[tuple[api.Beat, asyncio.Future]] = []
-        self.task: asyncio.Task | None = None
-
-    async def submit(self, beat: api.Beat) -> dict:
-        future = asyncio.get_running_loop().create_future()
-        self.queue.append((beat, future))
-        if self.task is None or self.task.done():
-            self.task = spawn(self._run(), "study-beat-hub")
-        return await future
-
-    async def _run(self):
-        while self.queue:
-            await asyncio.sleep(GROUP_COMMIT_GATHER_S)
-            batch, self.queue = self.queue, []
-            try:
-                # The thread database_sync_to_async also uses, without its connection check per call.
-                results = await sync_to_async(api.record_heartbeats)([beat for beat, _f in batch])
-            except Exception as exc:  # noqa: BLE001 (the database is down: every page is told)
-                log.error("crediting %d heartbeats failed: %s", len(batch), exc)
-                results = [exc] * len(batch)
-            for (_beat, future), result in zip(batch, results):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+    name = "study-beat-hub"
+    gather_s = GROUP_COMMIT_GATHER_S
+    commit = staticmethod(api.record_heartbeats)
 
 
 class StudyConsumer(PersonSocket):
@@ -94,7 +63,7 @@ class StudyConsumer(PersonSocket):
 
     def authorize(self, user) -> int | None:
         self.lessons: dict[int, api.StudyLesson] = {}
-        self.tokens, self.tokens_at = float(BEAT_BURST), time.monotonic()
+        self.limit = RateLimit(BEAT_BURST, BEAT_REFILL_PER_S)
         return None
 
     def still_allowed(self, user) -> bool:
@@ -127,7 +96,7 @@ class StudyConsumer(PersonSocket):
                 raise ValueError
         except ValueError:
             return self._error(msg_id, 400, _("This is not a heartbeat."))
-        if not self._take_token():
+        if not self.limit.take():
             return self._error(msg_id, 429, _("Too many heartbeats: nothing was credited for this one."))
         try:
             lesson = await self._lesson(msg.get("lesson"))
@@ -142,15 +111,6 @@ class StudyConsumer(PersonSocket):
         except Exception:  # noqa: BLE001 (logged by the hub; the page keeps its time and may retry)
             return self._error(msg_id, 503, _("The heartbeat could not be recorded; it will be sent again."))
         return {"type": "beat", "id": msg_id, **result}
-
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(float(BEAT_BURST), self.tokens + (now - self.tokens_at) * BEAT_REFILL_PER_S)
-        self.tokens_at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
     async def _lesson(self, lesson_id) -> api.StudyLesson:
         key = lesson_id if isinstance(lesson_id, int) and not isinstance(lesson_id, bool) else None

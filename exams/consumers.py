@@ -22,24 +22,18 @@ to them when the socket cannot open.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import time
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from lms.sockets import FORBIDDEN_CLOSE_CODE, PerLoop, PersonSocket, header, spawn
+from lms.sockets import FORBIDDEN_CLOSE_CODE, GroupCommit, PersonSocket, RateLimit, header
 
 from . import attempts
 from .autosave import Save, save_answers
 from .models import Attempt
-
-log = logging.getLogger("exams.autosave")
 
 MAX_MESSAGE_CHARS = 2048
 BURST = 30  # messages a page may send at once (answering quickly, a reconnect resending) …
@@ -47,36 +41,12 @@ REFILL_PER_S = 3.0  # … and on average
 GROUP_COMMIT_GATHER_S = 0.002
 
 
-class AnswerHub(PerLoop):
+class AnswerHub(GroupCommit):
     """Group commit of the answers of every exam socket of this process (one transaction a batch)."""
 
-    def __init__(self):
-        self.queue: list[tuple[Save, asyncio.Future]] = []
-        self.task: asyncio.Task | None = None
-
-    async def submit(self, save: Save):
-        future = asyncio.get_running_loop().create_future()
-        self.queue.append((save, future))
-        if self.task is None or self.task.done():
-            self.task = spawn(self._run(), "exam-answer-hub")
-        return await future
-
-    async def _run(self):
-        while self.queue:
-            await asyncio.sleep(GROUP_COMMIT_GATHER_S)
-            batch, self.queue = self.queue, []
-            try:
-                results = await sync_to_async(save_answers)([save for save, _f in batch])
-            except Exception as exc:  # noqa: BLE001 (the database is down: every page is told)
-                log.error("saving %d answers failed: %s", len(batch), exc)
-                results = [exc] * len(batch)
-            for (_save, future), result in zip(batch, results):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+    name = "exam-answer-hub"
+    gather_s = GROUP_COMMIT_GATHER_S
+    commit = staticmethod(save_answers)
 
 
 class ExamConsumer(PersonSocket):
@@ -88,7 +58,7 @@ class ExamConsumer(PersonSocket):
         self.attempt_id = int(self.scope["url_route"]["kwargs"]["attempt_id"])
         if not Attempt.objects.filter(pk=self.attempt_id, user_id=user.pk).exists():
             return FORBIDDEN_CLOSE_CODE
-        self.tokens, self.tokens_at = float(BURST), time.monotonic()
+        self.limit = RateLimit(BURST, REFILL_PER_S)
         forwarded = header(self.scope, b"x-forwarded-for")
         self.ip = (forwarded.split(",")[-1].strip() if forwarded else None) or (self.scope.get("client") or [None])[0]
         return None
@@ -114,7 +84,7 @@ class ExamConsumer(PersonSocket):
             msg_id = msg.get("id") if isinstance(msg.get("id"), int) and not isinstance(msg.get("id"), bool) else None
         except ValueError:
             return self._error(msg_id, 400, _("This message is not understood."))
-        if not self._take_token():
+        if not self.limit.take():
             return self._error(msg_id, 429, _("Too many messages at once: this one was not saved; it is sent again."))
         try:
             if msg["type"] == "leave":
@@ -135,12 +105,3 @@ class ExamConsumer(PersonSocket):
     def _leave(self, returned, now) -> dict:
         attempt = Attempt.objects.select_related("blueprint").get(pk=self.attempt_id)
         return attempts.record_leave(self.user, attempt, returned=returned, now=now)
-
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(float(BURST), self.tokens + (now - self.tokens_at) * REFILL_PER_S)
-        self.tokens_at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 
+from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -176,3 +178,63 @@ class PersonSocket(DirectDispatch, AsyncWebsocketConsumer):
 
     async def access_revoked(self, event):
         await self.close(code=AUTH_CLOSE_CODE)
+
+
+class GroupCommit(PerLoop):
+    """Group commit for the sockets of this process: what they hand in while one ``commit`` runs goes
+    into the next one together. Subclasses set ``commit`` (a plain function: a list of items in, one
+    result or exception per item out, in order; it isolates an item that fails) and ``name``. Should
+    ``commit`` itself raise (the database is down), every waiting socket gets that exception."""
+
+    name = "group-commit"
+    gather_s = 0.002
+
+    @staticmethod
+    def commit(items: list) -> list:
+        raise NotImplementedError
+
+    def __init__(self):
+        self.queue: list[tuple[object, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def submit(self, item):
+        future = asyncio.get_running_loop().create_future()
+        self.queue.append((item, future))
+        if self.task is None or self.task.done():
+            self.task = spawn(self._run(), self.name)
+        return await future
+
+    async def _run(self):
+        while self.queue:
+            await asyncio.sleep(self.gather_s)
+            batch, self.queue = self.queue, []
+            try:
+                # The thread database_sync_to_async also uses, without its connection check per call.
+                results = await sync_to_async(self.commit)([item for item, _f in batch])
+            except Exception as exc:  # noqa: BLE001 (the database is down: every socket is told)
+                log.error("%s: committing %d items failed: %s", self.name, len(batch), exc)
+                results = [exc] * len(batch)
+            for (_item, future), result in zip(batch, results):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
+class RateLimit:
+    """A token bucket: ``burst`` at once, ``per_s`` a second on average (one per connection)."""
+
+    def __init__(self, burst: int, per_s: float):
+        self.burst, self.per_s = float(burst), per_s
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_s)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
