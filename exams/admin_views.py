@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from courses.models import Programme
@@ -57,9 +57,10 @@ class QuestionFilter(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["module"].queryset = _module_pages()
+        self.fields["module"].empty_label = _("All modules")
         self.fields["kind"].choices = [("", _("All kinds"))] + list(Kind.choices)
         self.fields["difficulty"].choices = [("", _("All difficulties"))] + [(str(v), l) for v, l in Difficulty.choices]
-        self.fields["active"].choices = [("", _("All")), ("1", _("Active")), ("0", _("Retired"))]
+        self.fields["active"].choices = [("", _("All")), ("1", pgettext("exam bank", "Active")), ("0", _("Retired"))]
 
     def apply(self, qs):
         if not self.is_valid():
@@ -252,7 +253,7 @@ def blueprint_list(request):
 class BlueprintForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=128)
     programme = forms.ModelChoiceField(label=gettext_lazy("Programme"), queryset=Programme.objects.order_by("name"))
-    is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False, initial=True,
+    is_active = forms.BooleanField(label=pgettext_lazy("exam bank", "Active"), required=False, initial=True,
                                    help_text=gettext_lazy("A programme has at most one active blueprint"))
     time_limit_min = forms.IntegerField(label=gettext_lazy("Time limit (minutes)"), min_value=1, max_value=240,
                                         initial=45)

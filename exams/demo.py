@@ -89,7 +89,7 @@ def load_blueprint(programme, pages: dict, now=None):
         return bp
     active = Blueprint.objects.filter(programme=programme, is_active=True).exclude(pk=getattr(bp, "pk", None))
     return save_blueprint(None, blueprint=bp, programme=programme, name=BLUEPRINT_NAME, rules=rules,
-                          is_active=not active.exists(), opens_at=now,
+                          is_active=not active.exists(), opens_at=now - timedelta(days=1),
                           closes_at=now + timedelta(days=WINDOW_DAYS), **SETTINGS)
 
 

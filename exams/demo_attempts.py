@@ -14,16 +14,20 @@ attempt already is left as they are.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 PROGRAMME_CODE = "first-aider"
-# username, real name, phone, how many questions of the paper they answer right (of the blueprint's count)
+# username, real name, phone, how many questions of the paper they answer right (of the blueprint's count),
+# seconds after the start at which they left the exam page and came back (staff see these per attempt)
 DEMO_EXAM_TRAINEES = [
-    ("exam_passed", "吴敏", "13700008881", 0.94),
-    ("exam_failed", "郑磊", "13700008882", 0.6),
+    ("exam_passed", "吴敏", "13700008881", 0.94, []),
+    ("exam_failed", "郑磊", "13700008882", 0.6, [(610, 655), (1290, 1302)]),
 ]
+SITTING = timedelta(minutes=32)  # from start to submit, inside the blueprint's 45 minutes
 
 
 def _person(username: str, real_name: str, phone: str):
@@ -57,19 +61,31 @@ def complete_theory(user, programme, training_class, now=None) -> None:
             "seconds_on_task": seconds, "completed_at": now, "last_credited_at": now})
 
 
-def take_exam(user, blueprint, share_right: float, now=None):
-    """One attempt: answer ``share_right`` of the paper right and the rest wrong, then submit."""
+def take_exam(user, blueprint, share_right: float, leaves=(), now=None):
+    """One attempt that ended a moment before ``now``: started ``SITTING`` earlier, answers given one by one
+    over the sitting (``share_right`` of them right), the page left and back at ``leaves`` (seconds after
+    the start), then submitted."""
     from . import attempts
 
-    now = now or timezone.now()
-    attempt = attempts.start_or_resume(user, blueprint, now=now)
+    end = now or timezone.now()
+    start = end - SITTING
+    attempt = attempts.start_or_resume(user, blueprint, now=start)
     items = list(attempt.items.select_related("version").order_by("position"))
     right = round(len(items) * share_right)
-    for n, item in enumerate(items):
-        key = attempts.displayed(item, item.version.correct)
-        choice = key if n < right else [next(i for i in range(len(item.option_order)) if i not in key)]
-        attempts.save_answer(user, attempt, item.position, choice, client_seq=n + 1, now=now)
-    return attempts.submit(user, attempt, now=now)
+    step = (SITTING - timedelta(minutes=1)) / max(len(items), 1)
+    events = [(start + step * (n + 1), "answer", item) for n, item in enumerate(items)]
+    events += [(start + timedelta(seconds=s), "left", None) for s, _ in leaves]
+    events += [(start + timedelta(seconds=s), "back", None) for _, s in leaves]
+    seq = 0
+    for at, what, item in sorted(events, key=lambda e: e[0]):
+        if what == "answer":
+            seq += 1
+            key = attempts.displayed(item, item.version.correct)
+            choice = key if seq <= right else [next(i for i in range(len(item.option_order)) if i not in key)]
+            attempts.save_answer(user, attempt, item.position, choice, client_seq=seq, now=at)
+        else:
+            attempts.record_leave(user, attempt, returned=what == "back", now=at)
+    return attempts.submit(user, attempt, now=end)
 
 
 def load(stdout=None) -> list:
@@ -86,13 +102,13 @@ def load(stdout=None) -> list:
         write("exam trainees: no active blueprint or demo class, skipped\n")
         return []
     out = []
-    for username, real_name, phone, share in DEMO_EXAM_TRAINEES:
+    for username, real_name, phone, share, leaves in DEMO_EXAM_TRAINEES:
         with transaction.atomic():
             user = _person(username, real_name, phone)
             complete_theory(user, programme, training_class)
         attempt = Attempt.objects.filter(user=user, blueprint=blueprint).order_by("-number").first()
         if attempt is None:
-            attempt = take_exam(user, blueprint, share)
+            attempt = take_exam(user, blueprint, share, leaves)
         out.append(user)
         verdict = "passed" if attempt.passed else "not passed"
         write(f"exam trainee: {username} ({real_name}) · {blueprint.name} #{attempt.number} · "

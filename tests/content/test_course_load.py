@@ -170,6 +170,20 @@ def test_load_demo_makes_the_class_with_the_trainee_enrolled():
     enrolment = courses_api.enrol_with_code(trainee_nb, DEMO_CLASS_CODE.lower())
     assert enrolment.training_class_id == cls.pk
 
+    # The exam demo's attempts look like real sittings: answers over half an hour, the failed trainee's
+    # two trips away from the page with their lengths, both graded once.
+    from exams.models import AnswerEvent, Attempt
+
+    passed, failed = (Attempt.objects.get(user__username=u) for u in ("exam_passed", "exam_failed"))
+    assert passed.passed and not failed.passed
+    for attempt in (passed, failed):
+        assert 25 * 60 < (attempt.submitted_at - attempt.started_at).total_seconds() < attempt.blueprint.time_limit_s
+        times = list(AnswerEvent.objects.filter(item__attempt=attempt).order_by("pk").values_list("saved_at", flat=True))
+        assert times == sorted(times) and (times[-1] - times[0]).total_seconds() > 20 * 60
+    assert passed.leave_count == 0 and not passed.leaves.exists()
+    assert failed.leave_count == 2
+    assert [e.seconds for e in failed.leaves.order_by("left_at")] == [45, 12]
+
 
 def _originals(media):
     """Stored files but renditions (images/ holds renditions, made on demand)."""
