@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-ASGI_SERVERS = ("uvicorn", "daphne")
+ASGI_SERVERS = ("uvicorn", "uvicorn-sansio", "granian", "daphne")
 
 
 def cpu_count() -> int:
@@ -52,6 +52,14 @@ def asgi_command(port: int, server: str | None = None, app: str = "lms.asgi:appl
         return [str(VENV_BIN / "uvicorn"), "--host", host, "--port", str(port), "--loop", "uvloop",
                 "--http", "httptools", "--ws", "websockets", "--lifespan", "off", "--no-access-log",
                 "--no-proxy-headers", "--log-level", "warning", app]
+    if server == "uvicorn-sansio":  # uvicorn with the websockets library's Sans-I/O protocol
+        return [str(VENV_BIN / "uvicorn"), "--host", host, "--port", str(port), "--loop", "uvloop",
+                "--http", "httptools", "--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log",
+                "--no-proxy-headers", "--log-level", "warning", app]
+    if server == "granian":  # WebSocket framing in Rust; one worker, its event loop in one thread
+        return [str(VENV_BIN / "granian"), "--interface", "asginl", "--host", host, "--port", str(port),
+                "--workers", "1", "--loop", "uvloop", "--runtime-mode", "st", "--no-access-log",
+                "--log-level", "warning", app]
     if server == "daphne":
         return [str(VENV_BIN / "daphne"), "-b", host, "-p", str(port), "-v", "1", app]
     raise ValueError(f"unknown ASGI server {server!r} (one of {', '.join(ASGI_SERVERS)})")

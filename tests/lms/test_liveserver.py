@@ -50,3 +50,41 @@ def test_each_live_database_is_fresh_and_dropped_and_old_leftovers_go(tmp_path):
         with pg._maintenance() as conn:
             for name in (crashed, running):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _rows(db, sql):
+    if db.is_postgres:
+        import psycopg
+
+        with psycopg.connect(db.url) as conn:
+            return conn.execute(sql).fetchall()
+    import sqlite3
+
+    with sqlite3.connect(db.var_dir / "db.sqlite3") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_second_preparation_copies_the_first_and_is_independent_of_it(tmp_path):
+    """The first prepared database of a kind is kept as a template; later ones are copies of it, not shared."""
+    from lms import liveserver
+
+    migrations = "SELECT app, name FROM django_migrations ORDER BY app, name"
+    with LiveDatabase(tmp_path / "a") as a, LiveDatabase(tmp_path / "b") as b:
+        a.prepare(demo=False)
+        assert (a.is_postgres, False) in liveserver._TEMPLATES
+        b.prepare(demo=False)
+        applied = _rows(a, migrations)
+        assert applied and _rows(b, migrations) == applied  # every migration, as a fresh migrate leaves it
+        assert ("exams", "0001_initial") in applied
+        if a.is_postgres:
+            import psycopg
+
+            with psycopg.connect(a.url) as conn:
+                conn.execute("DELETE FROM django_migrations WHERE app = 'exams'")
+        else:
+            import sqlite3
+
+            with sqlite3.connect(a.var_dir / "db.sqlite3") as conn:
+                conn.execute("DELETE FROM django_migrations WHERE app = 'exams'")
+        assert ("exams", "0001_initial") not in _rows(a, migrations)
+        assert _rows(b, migrations) == applied  # b is a copy, not the same database
