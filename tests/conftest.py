@@ -79,3 +79,32 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
     connections.settings["default"]["CONN_MAX_AGE"] = 0  # what each worker thread's connection is made from
     connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="module")
+def demo_once(django_db_setup, django_db_blocker, _media_root):
+    """``load_demo`` once for a whole test module, inside a transaction rolled back after the module.
+
+    Each test that asks for ``demo`` runs in a savepoint of that transaction (pytest-django's ``db``),
+    so what a test changes is gone before the next, as with a demo loaded per test, at the cost of one
+    load (about 12 s) per module instead of one per test. The settings the function-scoped fixtures
+    set are set here too, for the load: uploads in the run's folder and the fast password hasher."""
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.test import override_settings
+
+    with django_db_blocker.unblock(), override_settings(
+            MEDIA_ROOT=_media_root, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            call_command("load_demo", stdout=open("/dev/null", "w"))
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def demo(demo_once, db):
+    """The demo data (``demo_once``) for one test, its changes rolled back after it."""

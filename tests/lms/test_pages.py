@@ -7,8 +7,8 @@ from lms import demo
 
 
 @pytest.fixture
-def demo_data(db):
-    call_command("load_demo", stdout=open("/dev/null", "w"))
+def demo_data(demo):
+    """The demo, loaded once for this module (``tests/conftest.py``: ``demo_once``)."""
 
 
 def test_home_page_is_chinese(demo_data, client):
