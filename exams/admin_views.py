@@ -1,9 +1,9 @@
-"""Question bank and blueprint administration (/exam-bank/): for system admins and province admins.
+"""Question bank and blueprint administration (/admin/exam-bank/): for system admins and province admins.
 
-Thin views over ``exams.questions``, ``exams.xlsx`` and ``exams.papers``; anyone else gets 403
-(``can_manage_bank``). The Wagtail admin menu links here (``exams/wagtail_hooks.py``), as it does
-for the People pages: province admins, who do not use the Wagtail admin, reach them from the
-dashboard or by URL.
+Thin views over ``exams.questions``, ``exams.xlsx`` and ``exams.papers``, in the Wagtail admin
+(``exams/wagtail_hooks.py`` mounts them and adds the Exams menu; ``exams.auth`` lets province admins
+in). Wagtail sends whoever may not use the admin to its login page; anyone inside it who does not
+manage the bank gets 403 here (``can_manage_bank``).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def question_list(request):
 
 
 class QuestionForm(forms.Form):
-    code = forms.CharField(label=gettext_lazy("Code"), max_length=32,
+    code = forms.CharField(label=gettext_lazy("Question code"), max_length=32,
                            help_text=gettext_lazy("Letters, digits and hyphens, e.g. JHY-CPR-001"))
     module = forms.ModelChoiceField(label=gettext_lazy("Module"), queryset=None)
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=Kind.choices)

@@ -1,10 +1,9 @@
-"""Question bank and blueprint administration (``exams.admin_views``), mounted at /exam-bank/."""
+"""Question bank and blueprint administration (``exams.admin_views``), mounted in the Wagtail admin at /admin/exam-bank/ (``exams.wagtail_hooks``)."""
 
 from django.urls import path
 
 from . import admin_views
 
-app_name = "exam_bank"
 urlpatterns = [
     path("questions/", admin_views.question_list, name="questions"),
     path("questions/new/", admin_views.question_edit, name="question_new"),

@@ -1,18 +1,26 @@
-"""The Wagtail admin menu links to the question bank and blueprint pages (``exams.admin_views``).
+"""The question bank and blueprints in the Wagtail admin: their pages (``exams.admin_views``) at
+/admin/exam-bank/, and the Exams menu that leads to them.
 
-They are the product's own pages (/exam-bank/), as the People pages are, because province admins
-manage the bank without using the Wagtail admin; the items show only to those who may use them
-(``can_manage_bank``), and the pages check it again.
+System admins and province admins manage the bank (``can_manage_bank``). Province admins have no
+other use for the Wagtail admin: ``exams.auth.BankManagerAdminAccess`` lets them in (the admin shows
+them the Exams menu and nothing of the pages, images or settings, which need their own permissions),
+and every bank page checks ``can_manage_bank`` again.
 """
 
 from __future__ import annotations
 
-from django.urls import reverse_lazy
+from django.urls import include, path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import Menu, MenuItem, SubmenuMenuItem
 
+from . import urls_admin
 from .questions import can_manage_bank
+
+
+@hooks.register("register_admin_urls")
+def exam_bank_urls():
+    return [path("exam-bank/", include((urls_admin.urlpatterns, "exam_bank"), namespace="exam_bank"))]
 
 
 class BankMenuItem(MenuItem):

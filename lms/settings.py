@@ -255,6 +255,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "lms.signin.ThrottledSignInBackend",  # django-axes' backend; lets request-less calls through
     "django.contrib.auth.backends.ModelBackend",
+    "exams.auth.BankManagerAdminAccess",  # province admins into the Wagtail admin, for the question bank only
 ]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = int(os.environ.get("LMS_LOGIN_FAILURE_LIMIT", "5"))

@@ -13,7 +13,6 @@ urlpatterns = [
     path("classes/", include("courses.urls_classes", namespace="classes")),
     path("study/", include("courses.urls", namespace="courses")),
     path("exams/", include("exams.urls", namespace="exams")),
-    path("exam-bank/", include("exams.urls_admin", namespace="exam_bank")),
     # Course search and the course illustrations (media/images/ only) before Wagtail's page tree.
     path("", include("content.urls", namespace="content")),
     # Wagtail's page tree last: it serves the home page and everything under it.

@@ -350,27 +350,28 @@ MATRIX: dict[str, Http | Ws] = {
                                 post={"anonymous": LOGIN, REGION_ADMINS: scoped(REDIRECT, NOT_FOUND),
                                       "system_admin": REDIRECT, "others": FORBIDDEN},
                                 objects={"pk": "class"}),
-    # ---- exams: the question bank and blueprints (/exam-bank/): system admins and province admins only;
-    # POST {}: the form again. Object pages are tried with pk 0 (404 for who may, 403 for who may not).
-    "exam_bank:questions": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
-                                     "others": FORBIDDEN}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
-    "exam_bank:question_new": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
-                                        "others": FORBIDDEN}),
-    "exam_bank:question": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
-                                    "others": FORBIDDEN}, objects={"pk": "question"}, path="/exam-bank/questions/0/"),
-    "exam_bank:question_active": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
-                                      post={"anonymous": LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
-                                            "others": FORBIDDEN},
-                                      objects={"pk": "question"}, path="/exam-bank/questions/0/active/"),
-    "exam_bank:import": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK, "others": FORBIDDEN}),
-    "exam_bank:export": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK, "others": FORBIDDEN},
-                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
-    "exam_bank:blueprints": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
-                                      "others": FORBIDDEN}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
-    "exam_bank:blueprint_new": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): OK,
-                                         "others": FORBIDDEN}),
-    "exam_bank:blueprint": Http(get={"anonymous": LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
-                                     "others": FORBIDDEN}, objects={"pk": "blueprint"}, path="/exam-bank/blueprints/0/"),
+    # ---- exams: the question bank and blueprints, in the Wagtail admin (/admin/exam-bank/): system admins and
+    # province admins only (exams.auth lets the latter in); everyone else goes to the admin's login page, as
+    # Wagtail answers who may not use the admin. POST {}: the form again. Object pages are tried with pk 0.
+    "exam_bank:questions": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
+                                     "others": ADMIN_LOGIN}, post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN}),
+    "exam_bank:question_new": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
+                                        "others": ADMIN_LOGIN}),
+    "exam_bank:question": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
+                                    "others": ADMIN_LOGIN}, objects={"pk": "question"}, path="/admin/exam-bank/questions/0/"),
+    "exam_bank:question_active": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN},
+                                      post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
+                                            "others": ADMIN_LOGIN},
+                                      objects={"pk": "question"}, path="/admin/exam-bank/questions/0/active/"),
+    "exam_bank:import": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK, "others": ADMIN_LOGIN}),
+    "exam_bank:export": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK, "others": ADMIN_LOGIN},
+                             post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN}),
+    "exam_bank:blueprints": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
+                                      "others": ADMIN_LOGIN}, post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN}),
+    "exam_bank:blueprint_new": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
+                                         "others": ADMIN_LOGIN}),
+    "exam_bank:blueprint": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
+                                     "others": ADMIN_LOGIN}, objects={"pk": "blueprint"}, path="/admin/exam-bank/blueprints/0/"),
     # ---- courses: the trainee's study (JSON endpoints: a form-encoded POST is not JSON, so 400; the
     # lesson state of a page that is not a lesson is 404; courses/tests cover enrolled, locked and others)
     "courses:home": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
@@ -428,9 +429,11 @@ MATRIX: dict[str, Http | Ws] = {
     "content:public_image": Http(get={"others": NOT_FOUND}, post={"others": NOT_ALLOWED}, objects={"path": "person"},
                                  path=lambda world: "/media/" + world.people["trainee"].photo.name),
     # ---- third-party includes, one entry each
-    # The Wagtail admin: system admins only; everyone else is sent to its login page.
-    "wagtail.admin.urls": Http(get={"system_admin": OK, "others": ADMIN_LOGIN},
-                               post={"system_admin": NOT_ALLOWED, "others": ADMIN_LOGIN}, path="/admin/"),
+    # The Wagtail admin: system admins, and province admins for the question bank (exams.auth); everyone
+    # else is sent to its login page. What a province admin may do inside: tests/exams/test_bank_admin.py.
+    "wagtail.admin.urls": Http(get={("province_admin", "system_admin"): OK, "others": ADMIN_LOGIN},
+                               post={("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN},
+                               path="/admin/"),
     # Wagtail's page tree: the public site.
     "wagtail.urls": Http(get={"others": OK}, post={"others": OK}, path="/"),
     # Documents uploaded in the Wagtail admin are public content (ID photos are not documents).
@@ -495,22 +498,40 @@ def http_routes() -> dict[str, Route]:
     """Product routes as ``namespace:name`` (or ``/pattern`` when unnamed), third-party includes by module."""
     out: dict[str, Route] = {}
 
-    def walk(patterns, prefix: str, namespace: str):
+    def walk(patterns, prefix: str, namespace: str, product: bool = True):
         for p in patterns:
             route = prefix + str(p.pattern)
             if isinstance(p, URLResolver):
                 module = p.urlconf_module
-                if isinstance(module, (list, tuple)) or _is_product(module):
-                    ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
-                    walk(p.url_patterns, route, ns)
+                ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+                listed = isinstance(module, (list, tuple))
+                if listed and _is_product(_module_of(module)):
+                    walk(p.url_patterns, route, ns)  # the product's own views (also inside another app's urls)
+                elif listed and not product:
+                    walk(p.url_patterns, route, ns, product=False)
+                elif listed or _is_product(module):
+                    walk(p.url_patterns, route, ns, product)
                 else:
-                    out[module.__name__] = Route(module.__name__, route, ())
-            elif isinstance(p, URLPattern):
+                    if product:
+                        out[module.__name__] = Route(module.__name__, route, ())
+                    walk(p.url_patterns, route, ns, product=False)  # only for product routes inside it
+            elif isinstance(p, URLPattern) and product:
                 key = f"{namespace}{p.name}" if p.name else "/" + route
                 out[key] = Route(key, route, tuple(p.pattern.converters))
 
     walk(get_resolver().url_patterns, "", "")
     return out
+
+
+def _module_of(patterns):
+    """The module of the views of a list of URL patterns (the product's bank pages in the Wagtail admin)."""
+    import sys
+
+    for p in patterns[0] if isinstance(patterns, tuple) else patterns:
+        callback = getattr(p, "callback", None)
+        if callback is not None:
+            return sys.modules.get(callback.__module__)
+    return None
 
 
 def _unwrap(app):

@@ -74,6 +74,14 @@ def test_wagtail_admin_is_for_system_admins(demo_data, client):
     client.logout()
     client.post("/login/", {"username": "xihu_admin", "password": demo.DEMO_PASSWORD})
     assert client.get("/admin/").status_code in (302, 403)
+    client.logout()
+    # A province admin enters it for the question bank (exams.auth), and sees the bank and nothing else.
+    client.post("/login/", {"username": "zj_admin", "password": demo.DEMO_PASSWORD})
+    html = client.get("/admin/").content.decode()
+    assert "/admin/exam-bank/questions/" in html
+    for elsewhere in ("/admin/pages/", "/admin/images/", "/admin/documents/", "/admin/users/"):
+        assert client.get(elsewhere).status_code in (302, 403), elsewhere
+    assert client.get("/admin/exam-bank/questions/").status_code == 200
 
 
 def test_demo_regions_have_division_codes_in_order_and_demo_figures_say_so(demo_data, client):
