@@ -100,7 +100,7 @@ def seed(lessons: int = LESSONS, trainees: int = SOCKET_TRAINEES) -> dict:
         Enrolment.objects.create(user=user, training_class=klass, source=Enrolment.Source.ADMIN)
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         now = int(timezone.now().timestamp())
         session[SIGNED_IN_AT] = now
@@ -153,7 +153,7 @@ def run(out=print, quick: bool = False, concurrency: int = TRAINEES) -> dict:
         out(f"Study: {len(paths):,} published lessons, {len(everyone)} signed-in trainees; HTTP: {concurrency} "
             f"keep-alive connections; socket: {SOCKET_CONNECTIONS} connections at ≤ {SOCKET_RATE} beats/s each; "
             f"load from another process, {duration_s:.0f} s per figure, production server "
-            f"(nginx → granian ×{serving.cpu_count()} for HTTP, uvicorn ×1 for /ws/), {serving.cpu_count()} cores")
+            f"(nginx → granian ×{serving.cpu_count()} for HTTP, {env.get('LMS_ASGI_SERVER') or serving.ASGI_SERVERS[0]} ×1 for /ws/), {serving.cpu_count()} cores")
         server = LiveServer(tmp, env, wsgi_workers=None).start()
         asgi = server.asgi_server
         pids = [p.pid for n, p in server.procs.items() if n != "redis"]
@@ -205,7 +205,8 @@ def run(out=print, quick: bool = False, concurrency: int = TRAINEES) -> dict:
     out(f"  {'figure':<52} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server CPU':>11} {'÷ yardstick':>12}")
     for name, r in rows.items():
         ratio = r["rps"] / max(yard, 0.1)
-        out(f"  {name:<52} {r['rps']:>8.0f} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['errors']:>7} "
+        out(f"  {name:<52} {r['rps']:>8.0f} {r['p50_ms'] if r['p50_ms'] is not None else '—':>8} "
+            f"{r['p99_ms'] if r['p99_ms'] is not None else '—':>8} {r['errors']:>7} "
             f"{r['server_cpu_pct']:>10.0f}% {ratio:>12.2f}" + (f"  {r['error_kinds']}" if r["errors"] else ""))
     lesson_ratio = rows["lesson page (signed-in trainee)"]["rps"] / max(yard, 0.1)
     http_ratio = rows["heartbeat POST /study/heartbeat/"]["rps"] / max(yard, 0.1)

@@ -5,7 +5,7 @@
 ``lms_bench_exam``, made afresh), loads the demo (the 救护员 bank and blueprint), and seeds
 ``TRAINEES`` signed-in trainees, each in an open attempt of 50 questions. It starts the product as
 deployed with ONE server process for each transport (nginx → granian with one worker for HTTP,
-uvicorn for ``/ws/``) and loads it from another process:
+the ASGI server for ``/ws/``) and loads it from another process:
 
 - **yardstick**: ``/healthz`` on the same server, 32 keep-alive connections;
 - **the exam day's load**: every trainee saving an answer every 10 s on average (each connection
@@ -84,7 +84,7 @@ def seed(trainees: int = TRAINEES) -> dict:
     for user, attempt in zip(users, attempts):
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session[SIGNED_IN_AT] = session[SEEN_AT] = stamp
         session.create()
@@ -121,6 +121,7 @@ def _seed_in(env: dict, trainees: int) -> dict:
 
 
 def run(out=print, quick: bool = False) -> dict:
+    from lms import serving
     from lms.bench.http import _load, _ws_load
     from lms.liveserver import LiveServer, prepare_database, server_env
 
@@ -138,7 +139,7 @@ def run(out=print, quick: bool = False) -> dict:
         prepare_database(tmp, env, demo=True)
         people = _seed_in(env, trainees)["people"]
         out(f"Exam: {trainees:,} trainees in open attempts of 50 questions, PostgreSQL, ONE server process "
-            f"per transport (nginx → granian ×1 for HTTP, uvicorn ×1 for /ws/); load from another process; "
+            f"per transport (nginx → granian ×1 for HTTP, {env.get('LMS_ASGI_SERVER') or serving.ASGI_SERVERS[0]} ×1 for /ws/); load from another process; "
             f"paced figures {paced_s:.0f} s, flat-out figures {flat_s:.0f} s")
         server = LiveServer(tmp, env, wsgi_workers=1).start()
         pids = [p.pid for n, p in server.procs.items() if n != "redis"]

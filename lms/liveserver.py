@@ -65,7 +65,7 @@ class LiveServer:
         self.port = port or free_port()
         self.host = host
         self.wsgi_port, self.asgi_port = free_port(), free_port()
-        self.asgi_server = asgi_server or env.get("LMS_ASGI_SERVER") or "uvicorn"
+        self.asgi_server = asgi_server or env.get("LMS_ASGI_SERVER") or ASGI_SERVERS[0]
         if self.asgi_server not in ASGI_SERVERS:
             raise ValueError(f"LMS_ASGI_SERVER must be one of {ASGI_SERVERS}")
         self.wsgi_workers = wsgi_workers

@@ -109,8 +109,13 @@ def test_stop_kill_ends_every_process_of_the_server(tmp_path):
             srv.stop()
 
 
-def test_the_asgi_server_is_configurable():
-    assert "uvicorn" in asgi_command(9000, "uvicorn")[0]
+def test_the_asgi_server_is_configurable(monkeypatch):
+    monkeypatch.delenv("LMS_ASGI_SERVER", raising=False)
+    default = asgi_command(9000)
+    assert default[0].endswith("granian") and "asginl" in default  # Channels' router serves no lifespan
+    monkeypatch.setenv("LMS_ASGI_SERVER", "uvicorn")
+    assert asgi_command(9000)[0].endswith("uvicorn")
+    assert "websockets-sansio" in asgi_command(9000, "uvicorn-sansio")
     assert "daphne" in asgi_command(9000, "daphne")[0]
     with pytest.raises(ValueError):
         asgi_command(9000, "nope")
