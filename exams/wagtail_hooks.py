@@ -9,10 +9,13 @@ and every bank page checks ``can_manage_bank`` again.
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
+from django.template.loader import render_to_string
 from django.urls import include, path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import Menu, MenuItem, SubmenuMenuItem
+from wagtail.admin.ui.components import Component
 
 from . import urls_admin
 from .questions import can_manage_bank
@@ -44,3 +47,24 @@ def exam_bank_menu():
                      icon_name="list-ol", order=3),
     ])
     return BankSubmenu(_("Exams"), menu, name="exams", icon_name="form", order=260)
+
+
+class BankPanel(Component):
+    """The admin's home page for whoever manages the bank: what is in it, and the way to its pages."""
+
+    name = "exam_bank"
+    order = 50
+
+    def render_html(self, parent_context=None):
+        from .models import Blueprint, Question
+
+        counts = Question.objects.aggregate(active=Count("pk", filter=Q(is_active=True)),
+                                            retired=Count("pk", filter=Q(is_active=False)))
+        return render_to_string("exams/admin/_home_panel.html", {
+            **counts, "blueprints": Blueprint.objects.filter(is_active=True).select_related("programme")})
+
+
+@hooks.register("construct_homepage_panels")
+def exam_bank_panel(request, panels):
+    if can_manage_bank(request.user):
+        panels.append(BankPanel())

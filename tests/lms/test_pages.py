@@ -79,6 +79,7 @@ def test_wagtail_admin_is_for_system_admins(demo_data, client):
     client.post("/login/", {"username": "zj_admin", "password": demo.DEMO_PASSWORD})
     html = client.get("/admin/").content.decode()
     assert "/admin/exam-bank/questions/" in html
+    assert "在用试题 263 道，已停用 0 道。" in html and "救护员取证理论考试" in html  # the home page's bank panel
     for elsewhere in ("/admin/pages/", "/admin/images/", "/admin/documents/", "/admin/users/"):
         assert client.get(elsewhere).status_code in (302, 403), elsewhere
     assert client.get("/admin/exam-bank/questions/").status_code == 200
