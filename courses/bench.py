@@ -150,12 +150,12 @@ def run(out=print, quick: bool = False, concurrency: int = TRAINEES) -> dict:
         data = _seed_in(env)
         paths, ids, everyone = data["paths"], data["ids"], data["people"]
         people = everyone[:concurrency]
+        server = LiveServer(tmp, env, wsgi_workers=None).start()
+        asgi = server.asgi_server
         out(f"Study: {len(paths):,} published lessons, {len(everyone)} signed-in trainees; HTTP: {concurrency} "
             f"keep-alive connections; socket: {SOCKET_CONNECTIONS} connections at ≤ {SOCKET_RATE} beats/s each; "
             f"load from another process, {duration_s:.0f} s per figure, production server "
-            f"(nginx → granian ×{serving.cpu_count()} for HTTP, {env.get('LMS_ASGI_SERVER') or serving.ASGI_SERVERS[0]} ×1 for /ws/), {serving.cpu_count()} cores")
-        server = LiveServer(tmp, env, wsgi_workers=None).start()
-        asgi = server.asgi_server
+            f"(nginx → granian ×{serving.cpu_count()} for HTTP, {asgi} ×1 for /ws/), {serving.cpu_count()} cores")
         pids = [p.pid for n, p in server.procs.items() if n != "redis"]
         try:
             # Warm the cache the way a day of trainees would: every lesson seen once.
@@ -177,7 +177,7 @@ def run(out=print, quick: bool = False, concurrency: int = TRAINEES) -> dict:
                       "messages": [json.dumps({"type": "beat", "id": 0, "lesson": ids[(i * 7) % len(ids)],
                                                "visible": True}).replace('"id": 0', '"id": {seq}')]}
                      for i, p in enumerate(everyone)]
-            rows[f"heartbeat over the study socket, {server.asgi_server}"] = _ws_load(
+            rows[f"heartbeat over the study socket, {asgi}"] = _ws_load(
                 server.ws_url + "/ws/study/", pages, 200 if quick else SOCKET_CONNECTIONS, SOCKET_RATE, duration_s,
                 pids)
         finally:
@@ -193,7 +193,7 @@ def run(out=print, quick: bool = False, concurrency: int = TRAINEES) -> dict:
             finally:
                 other.stop()
         # The other ASGI servers for the same sockets (the one chosen is serving.asgi_command's default).
-        for alt in [a for a in serving.ASGI_SERVERS if a != server.asgi_server and a != "daphne"]:
+        for alt in [a for a in serving.ASGI_SERVERS if a not in (asgi, "daphne")]:
             other = LiveServer(tmp, env, wsgi_workers=None, asgi_server=alt).start()
             try:
                 rows[f"heartbeat over the study socket, {alt}"] = _ws_load(

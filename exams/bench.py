@@ -121,7 +121,6 @@ def _seed_in(env: dict, trainees: int) -> dict:
 
 
 def run(out=print, quick: bool = False) -> dict:
-    from lms import serving
     from lms.bench.http import _load, _ws_load
     from lms.liveserver import LiveServer, prepare_database, server_env
 
@@ -138,10 +137,10 @@ def run(out=print, quick: bool = False) -> dict:
         env = server_env(tmp, {"DATABASE_URL": db_url})
         prepare_database(tmp, env, demo=True)
         people = _seed_in(env, trainees)["people"]
-        out(f"Exam: {trainees:,} trainees in open attempts of 50 questions, PostgreSQL, ONE server process "
-            f"per transport (nginx → granian ×1 for HTTP, {env.get('LMS_ASGI_SERVER') or serving.ASGI_SERVERS[0]} ×1 for /ws/); load from another process; "
-            f"paced figures {paced_s:.0f} s, flat-out figures {flat_s:.0f} s")
         server = LiveServer(tmp, env, wsgi_workers=1).start()
+        out(f"Exam: {trainees:,} trainees in open attempts of 50 questions, PostgreSQL, ONE server process "
+            f"per transport (nginx → granian ×1 for HTTP, {server.asgi_server} ×1 for /ws/); load from another "
+            f"process; paced figures {paced_s:.0f} s, flat-out figures {flat_s:.0f} s")
         pids = [p.pid for n, p in server.procs.items() if n != "redis"]
         rows = {}
         try:

@@ -307,14 +307,13 @@ class LiveDatabase:
         """Migrate (and load the demo). The first preparation of its kind in this process is kept as a
         template (a copy of the folder, and on PostgreSQL a template database); later ones copy it, which
         takes a second instead of a fresh migration and demo load. ``LMS_LIVE_TEMPLATES=0`` turns it off."""
-        key = (self.is_postgres, demo)
-        template = _TEMPLATES.get(key) if os.environ.get("LMS_LIVE_TEMPLATES", "1") != "0" else None
-        if template is None:
-            prepare_database(self.var_dir, self.env(), demo=demo)
-            if os.environ.get("LMS_LIVE_TEMPLATES", "1") != "0":
-                _TEMPLATES[key] = _Template.snapshot(self)
+        key, use_templates = (self.is_postgres, demo), os.environ.get("LMS_LIVE_TEMPLATES", "1") != "0"
+        if use_templates and key in _TEMPLATES:
+            _TEMPLATES[key].restore(self)
         else:
-            template.restore(self)
+            prepare_database(self.var_dir, self.env(), demo=demo)
+            if use_templates:
+                _TEMPLATES[key] = _Template.snapshot(self)
         return self
 
     def __enter__(self) -> LiveDatabase:

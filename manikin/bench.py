@@ -165,26 +165,14 @@ class _Tree:
     """``cpu_percent`` of a process and its children together (psutil's, for one process, since the last call)."""
 
     def __init__(self, pid: int):
-        import psutil
-
-        self.root = psutil.Process(pid)
+        self.pid = pid
         self._last = None
-
-    def _cpu_s(self) -> float:
-        import psutil
-
-        total = 0.0
-        for p in [self.root, *self.root.children(recursive=True)]:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
 
     def cpu_percent(self, interval=None) -> float:
         import time
 
-        now, cpu = time.monotonic(), self._cpu_s()
+        from lms.bench.http import _tree_cpu_s
+
+        now, cpu = time.monotonic(), _tree_cpu_s([self.pid])
         last, self._last = self._last, (now, cpu)
         return 0.0 if last is None else 100 * (cpu - last[1]) / max(now - last[0], 1e-9)

@@ -66,7 +66,10 @@ def _uploads_in_a_test_folder(settings, _media_root):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Password hashing is deliberately slow; tests exercise logins, not the hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +97,7 @@ def demo_once(django_db_setup, django_db_blocker, _media_root):
     from django.test import override_settings
 
     with django_db_blocker.unblock(), override_settings(
-            MEDIA_ROOT=_media_root, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+            MEDIA_ROOT=_media_root, PASSWORD_HASHERS=FAST_HASHERS):
         outer = transaction.atomic()
         outer.__enter__()
         try:

@@ -254,6 +254,13 @@ def scoped(inside: str, outside: str) -> tuple[str, str]:
     return (inside, outside)
 
 
+# The question bank's pages in the Wagtail admin: bank managers get the page (or 404 for object pk 0, or 405
+# for a method the view does not take); everyone else goes to the admin's login page.
+BANK_MANAGERS = ("province_admin", "system_admin")
+BANK_PAGE = {"anonymous": ADMIN_LOGIN, BANK_MANAGERS: OK, "others": ADMIN_LOGIN}
+BANK_OBJECT = {"anonymous": ADMIN_LOGIN, BANK_MANAGERS: NOT_FOUND, "others": ADMIN_LOGIN}
+BANK_NOT_ALLOWED = {"anonymous": ADMIN_LOGIN, BANK_MANAGERS: NOT_ALLOWED, "others": ADMIN_LOGIN}
+
 MATRIX: dict[str, Http | Ws] = {
     # ---- lms: sign-in, passwords, health
     "lms:login": Http(get={"anonymous": OK, "others": REDIRECT}),  # signed in: on to the dashboard
@@ -353,25 +360,16 @@ MATRIX: dict[str, Http | Ws] = {
     # ---- exams: the question bank and blueprints, in the Wagtail admin (/admin/exam-bank/): system admins and
     # province admins only (exams.auth lets the latter in); everyone else goes to the admin's login page, as
     # Wagtail answers who may not use the admin. POST {}: the form again. Object pages are tried with pk 0.
-    "exam_bank:questions": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
-                                     "others": ADMIN_LOGIN}, post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN}),
-    "exam_bank:question_new": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
-                                        "others": ADMIN_LOGIN}),
-    "exam_bank:question": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
-                                    "others": ADMIN_LOGIN}, objects={"pk": "question"}, path="/admin/exam-bank/questions/0/"),
-    "exam_bank:question_active": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN},
-                                      post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
-                                            "others": ADMIN_LOGIN},
-                                      objects={"pk": "question"}, path="/admin/exam-bank/questions/0/active/"),
-    "exam_bank:import": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK, "others": ADMIN_LOGIN}),
-    "exam_bank:export": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK, "others": ADMIN_LOGIN},
-                             post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN}),
-    "exam_bank:blueprints": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
-                                      "others": ADMIN_LOGIN}, post={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_ALLOWED, "others": ADMIN_LOGIN}),
-    "exam_bank:blueprint_new": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): OK,
-                                         "others": ADMIN_LOGIN}),
-    "exam_bank:blueprint": Http(get={"anonymous": ADMIN_LOGIN, ("province_admin", "system_admin"): NOT_FOUND,
-                                     "others": ADMIN_LOGIN}, objects={"pk": "blueprint"}, path="/admin/exam-bank/blueprints/0/"),
+    "exam_bank:questions": Http(get=BANK_PAGE, post=BANK_NOT_ALLOWED),
+    "exam_bank:question_new": Http(get=BANK_PAGE),
+    "exam_bank:question": Http(get=BANK_OBJECT, objects={"pk": "question"}, path="/admin/exam-bank/questions/0/"),
+    "exam_bank:question_active": Http(get=BANK_NOT_ALLOWED, post=BANK_OBJECT, objects={"pk": "question"},
+                                      path="/admin/exam-bank/questions/0/active/"),
+    "exam_bank:import": Http(get=BANK_PAGE),
+    "exam_bank:export": Http(get=BANK_PAGE, post=BANK_NOT_ALLOWED),
+    "exam_bank:blueprints": Http(get=BANK_PAGE, post=BANK_NOT_ALLOWED),
+    "exam_bank:blueprint_new": Http(get=BANK_PAGE),
+    "exam_bank:blueprint": Http(get=BANK_OBJECT, objects={"pk": "blueprint"}, path="/admin/exam-bank/blueprints/0/"),
     # ---- courses: the trainee's study (JSON endpoints: a form-encoded POST is not JSON, so 400; the
     # lesson state of a page that is not a lesson is 404; courses/tests cover enrolled, locked and others)
     "courses:home": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
