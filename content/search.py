@@ -127,3 +127,21 @@ def search_pages(query: str):
     ids = [page.pk for page in pages.search(" ".join(words), operator="and")[:50]]
     found = {page.pk: page for page in Page.objects.filter(pk__in=ids).specific()}
     return [found[pk] for pk in ids if pk in found]
+
+
+def index_course_pages() -> int:
+    """Index every course, module and lesson page now, in this process; returns how many.
+
+    Saving a page only *enqueues* its index update (a django_tasks task, run by ``manage.py db_worker``,
+    which ``bin/serve`` starts). A bulk load (``load_demo``, a course import) calls this so that search
+    works as soon as the load ends, also where no worker runs yet."""
+    from wagtail.models import Page
+    from wagtail.search import index
+
+    from content.models import CoursePage, LessonPage, ModulePage
+
+    count = 0
+    for page in Page.objects.type(CoursePage, ModulePage, LessonPage).specific().iterator():
+        index.insert_or_update_object(page)
+        count += 1
+    return count

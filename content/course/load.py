@@ -423,6 +423,10 @@ def load_demo(stdout=None):
         course = load_course(stdout=stdout)
         programmes = load_programmes(course)
         cls = load_demo_class(programmes["first-aider"])
+    from content.search import index_course_pages
+
+    indexed = index_course_pages()  # search works now, not only once db_worker has run the queued updates
+    write(f"search index: {indexed} course pages\n")
     write(f"programmes: {', '.join(p.name for p in programmes.values())}\n")
     write(f"class: {cls.name} · code {cls.code} · theory by {cls.theory_deadline} · "
           f"{cls.enrolments.count()} enrolled (trainee; trainee_nb can enrol with the code)\n")

@@ -87,3 +87,18 @@ def test_search_results_cost_a_fixed_number_of_queries(course, client, django_as
     with django_assert_max_num_queries(12):
         html = client.get("/search/", {"q": "止血"}).content.decode()
     assert html.count('class="tag"') >= 7
+
+
+def test_the_demo_course_is_searchable_as_soon_as_load_demo_ends_without_a_task_worker(settings):
+    """In production a page save only queues its index update (django_tasks' database backend, run by
+    ``manage.py db_worker``). ``load_demo`` indexes its pages itself: search works before any worker runs."""
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+    from wagtail.search.models import IndexEntry
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    call_command("load_demo", stdout=open("/dev/null", "w"))
+    assert DBTaskResult.objects.filter(status="READY").exists()  # the queued updates no worker has run
+    assert IndexEntry.objects.exists()
+    assert set(titles("海姆立克")) == {"气道异物梗阻", "海姆立克法及不同人群的处理"}
+    assert "止血方法：直接压迫、加压包扎与止血带" in titles("止血带")
