@@ -111,3 +111,42 @@ def test_enrol_study_a_lesson_with_its_video_and_question_and_see_the_time_grow(
     assert "学习时长" in body
     assert not errors
     context.close()
+
+
+def test_a_lesson_is_usable_with_the_keyboard_alone(browser, live_server_proc):
+    """Tab reaches a "skip to the content" link first; a practice question is chosen, sent and answered
+    without a mouse, and the answer is announced (aria-live)."""
+    server = live_server_proc
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(server.url + "/login/")
+    page.fill("#id_username", "trainee")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dashboard/")
+    page.goto(server.url + "/courses/first-aider-theory/airway-obstruction/heimlich/")
+    page.locator(".lesson-progress dl").wait_for()
+
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => [document.activeElement.className, document.activeElement.innerText]")
+    assert focused == ["skip-link", "跳到正文"]
+    assert page.locator(".skip-link").bounding_box()["y"] >= 0  # shown while focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+
+    # Forward from the start of the content to the first question's first choice.
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.name") == "choice":
+            break
+    assert page.evaluate("() => document.activeElement.closest('form.practice-question') !== null")
+    page.keyboard.press("Space")
+    assert page.evaluate("() => document.activeElement.checked") is True
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.type") == "submit"
+    page.keyboard.press("Enter")
+    form = page.locator("form.practice-question").first
+    feedback = form.locator(".practice-feedback")
+    feedback.locator(".explanation").wait_for()
+    assert feedback.get_attribute("aria-live") == "polite" and "正确答案" in feedback.inner_text()
+    context.close()
