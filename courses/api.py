@@ -314,6 +314,13 @@ def active_enrolments(user):
             .select_related("training_class__programme", "training_class__training_base"))
 
 
+def classes_attended(user):
+    """Every class ``user`` was ever enrolled in (any status), with its instructors and training base:
+    what the practical exam's 考培分离 rule checks an examiner against."""
+    return (TrainingClass.objects.filter(enrolments__user=user).distinct()
+            .select_related("training_base", "programme").prefetch_related("instructors"))
+
+
 @dataclass
 class LessonAccess:
     allowed: bool

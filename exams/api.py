@@ -12,6 +12,11 @@ operation is one function (validation, permission, transaction, audit). Errors a
 - Attempts (``exams/attempts.py``, rules in its docstring): ``start_or_resume``, ``save_answer``,
   ``attempt_state``, ``record_leave``, ``submit``, ``close_expired``, ``grant``, ``void``,
   ``refusal``, ``exams_for``, ``has_passed``.
+- Practical exam (``exams/practical.py``, rules in its docstring): ``save_scheme``, ``current_scheme``,
+  ``plan_session``, ``assign_examiner``, ``draw_examiners``, ``draw_from``, ``examiner_conflicts``,
+  ``booking_refusal``, ``book``, ``cancel_booking``, ``check_in``, ``mark_absent``, ``record_checklist``,
+  ``draft``, ``sign``, ``settle_late_evidence``, ``file_appeal``, ``assign_reviewer``, ``decide_appeal``,
+  ``verify_results``, ``passed_practical``.
 - Analytics for staff (``exams/analytics.py``, rules in its docstring): ``can_view_analytics``,
   ``pass_rates``, ``item_statistics``, ``pass_rates_xlsx``, ``item_statistics_xlsx``.
 """
@@ -25,4 +30,9 @@ from .attempts import (  # noqa: F401
 )
 from .analytics import (  # noqa: F401
     can_view_analytics, item_statistics, item_statistics_xlsx, pass_rates, pass_rates_xlsx,
+)
+from .practical import (  # noqa: F401,E402
+    assign_examiner, assign_reviewer, book, booking_refusal, cancel_booking, check_in, current_scheme, decide_appeal,
+    draft, draw_examiners, draw_from, examiner_conflicts, file_appeal, mark_absent, plan_session, record_checklist,
+    passed_practical, save_scheme, settle_late_evidence, sign, verify_results,
 )

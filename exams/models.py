@@ -325,3 +325,9 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.user}"
+
+
+from .practical_models import (  # noqa: E402,F401  (the practical exam's models, kept in their own module)
+    Appeal, Booking, ChecklistEntry, ExaminerDraw, PracticalResult, PracticalScheme, PracticalSession,
+    SessionExaminer,
+)

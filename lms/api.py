@@ -208,6 +208,23 @@ def create_person(
     return user
 
 
+def replace_photo_at_check_in(actor, person: User, photo) -> User:
+    """An examiner takes a person's photo at an exam's check-in (``exams.practical.check_in`` has
+    checked that ``actor`` examines ``person`` today). Type and size checked, re-encoded without
+    metadata (``lms.photos``); audited. Raises ``ValidationError`` (key ``photo``)."""
+    errors: dict[str, list[str]] = {}
+    cleaned = _clean_photo(photo, errors)
+    if errors or cleaned is None:
+        raise ValidationError(errors or {"photo": [_("Please choose a photo.")]})
+    with _removing_photo_on_failure(person), transaction.atomic():
+        old = _store_photo(person, cleaned)
+        person.save(update_fields=["photo"])
+        record_audit(actor, "person.photo.check_in", person, after={"photo": True})
+        if old:
+            _delete_file_on_commit(person.photo.storage, old)
+    return person
+
+
 def can_edit_person(actor, person: User) -> bool:
     """Whether ``actor`` may change ``person`` (see :func:`update_person`); never an anonymised account."""
     if person.anonymised_at is not None:

@@ -7,7 +7,9 @@ is called by the bridge WebSocket consumer; it is also callable on its own in te
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
+import hashlib
 import json
 import logging
 import re
@@ -28,16 +30,27 @@ from django.utils.translation import gettext as _
 from lms import api as lms_api
 from lms.models import Organisation, Role, User
 
-from . import frames, live
+from . import frames, live, signals
 from .models import Frame, Manikin, RejectedFrame, Recording, Room, Station, concat_frames, token_digest
-from .scoring import DEFAULT_STANDARD_ID, list_standards, score_trace
+from .scoring import DEFAULT_STANDARD_ID, SCORER_VERSION, list_standards, load_standard, score_trace
 
 
 # ------------------------------------------------------------------ who may do what
 
 
+# Other apps may let more people into a room's console: ``grant(actor)`` returns room ids (the
+# practical exam: the examiners of the room's sessions today).
+_room_grants: list = []
+
+
+def register_room_grant(grant) -> None:
+    if grant not in _room_grants:
+        _room_grants.append(grant)
+
+
 def visible_rooms(actor) -> QuerySet:
-    """Rooms ``actor`` may watch: staff of the room's organisation, admins of its region, system admins."""
+    """Rooms ``actor`` may watch: staff of the room's organisation, admins of its region, system admins,
+    and whoever another app grants a room (:func:`register_room_grant`)."""
     qs = Room.objects.select_related("organisation__region")
     if not (actor and actor.is_authenticated):
         return qs.none()
@@ -53,6 +66,8 @@ def visible_rooms(actor) -> QuerySet:
         if actor.organisation_id:
             orgs.add(actor.organisation_id)
         q |= Q(organisation_id__in=orgs)
+    for grant in _room_grants:
+        q |= Q(pk__in=list(grant(actor)))
     return qs.filter(q)
 
 
@@ -493,6 +508,9 @@ def _store(plans: list[_Plan], now, now_s: float) -> list[bool]:
     _insert_frames(rows, now)
     for rec_id, n in late.items():
         Recording.objects.filter(pk=rec_id).update(late_samples=F("late_samples") + n)
+    if late:
+        ids = sorted(late)
+        transaction.on_commit(lambda: _announce_late(ids))
     station_seen = []
     for p in plans:
         p.write_manikin_state(now, now_s)
@@ -501,6 +519,14 @@ def _store(plans: list[_Plan], now, now_s: float) -> list[bool]:
             Station.objects.filter(pk=p.link.station.pk).update(last_seen_at=now)
         station_seen.append(seen)
     return station_seen
+
+
+def _announce_late(recording_ids: list[int]) -> None:
+    """Tell the apps built on recordings; a receiver's failure is logged, never the ingest's."""
+    for receiver, outcome in signals.samples_arrived_late.send_robust(sender=Recording, recording_ids=recording_ids):
+        if isinstance(outcome, Exception):
+            log.error("late samples of recordings %s: %r failed", recording_ids, receiver,
+                      exc_info=(type(outcome), outcome, outcome.__traceback__))
 
 
 def store_frames(batches: list[tuple[BridgeLink, list[frames.Decoded]]]) -> list[IngestResult]:
@@ -659,6 +685,17 @@ def room_recordings(actor, room: Room, *, date_from: datetime.date | None = None
     return qs
 
 
+# Checks other apps add to the start of a recording (the practical exam: the candidate checked in, the
+# examiner allowed to examine them). Each is called as ``check(actor, recording)`` inside the start's
+# transaction; raising ``PermissionDenied`` or ``ValidationError`` refuses the start (nothing stored).
+_start_checks: list = []
+
+
+def register_start_check(check) -> None:
+    if check not in _start_checks:
+        _start_checks.append(check)
+
+
 def start_recording(actor, manikin: Manikin, *, trainee: User | None = None,
                     standard_id: str | None = None) -> Recording:
     """Start a recording on ``manikin``. In an exam-mode room a trainee is required and the room's
@@ -686,6 +723,8 @@ def start_recording(actor, manikin: Manikin, *, trainee: User | None = None,
             raise ValidationError(_("A recording is already running on this manikin."))
         rec = Recording.objects.create(manikin=manikin, trainee=trainee, started_by=actor, standard_id=standard_id,
                                        purpose=room.mode)
+        for check in _start_checks:
+            check(actor, rec)
         lms_api.record_audit(actor, "manikin.recording.start", rec,
                              after={"manikin": manikin.pk, "trainee": trainee.pk if trainee else None,
                                     "standard": standard_id, "purpose": room.mode})
@@ -707,21 +746,7 @@ def stop_recording(actor, recording: Recording) -> Recording:
             raise ValidationError(_("This recording has already stopped."))
         rec.stopped_at = timezone.now()
         rec.stopped_by = actor
-        t, depth, volume = recording_samples(rec)
-        rec.sample_count = len(t)
-        rec.result, rec.score, rec.passed = None, None, None
-        rec.outcome, rec.outcome_reason = Recording.Outcome.SCORED, ""
-        if len(t):
-            try:
-                res = score_trace(t, depth, volume, standard=rec.standard_id).to_dict()
-                json.dumps(res, allow_nan=False)  # what is stored must be plain JSON
-            except Exception as exc:  # noqa: BLE001 - any scorer failure: the recording still stops
-                log.exception("recording %s could not be scored", rec.pk)
-                rec.outcome = Recording.Outcome.UNSCORABLE
-                rec.outcome_reason = (_("The samples could not be scored: %(error)s")
-                                      % {"error": f"{type(exc).__name__}: {exc}"})[:255]
-            else:
-                rec.result, rec.score, rec.passed = res, res["score"], res["passed"]
+        _score(rec)
         rec.save(update_fields=["stopped_at", "stopped_by", "sample_count", "result", "score", "passed",
                                 "outcome", "outcome_reason"])
         lms_api.record_audit(actor, "manikin.recording.stop", rec,
@@ -729,6 +754,83 @@ def stop_recording(actor, recording: Recording) -> Recording:
                                     "outcome": rec.outcome, "reason": rec.outcome_reason})
         transaction.on_commit(lambda: live.publish_recording(rec))
     return rec
+
+
+def _score(rec: Recording) -> None:
+    """Score the samples measured during a stopped recording into its fields (not saved)."""
+    t, depth, volume = recording_samples(rec)
+    rec.sample_count = len(t)
+    rec.result, rec.score, rec.passed = None, None, None
+    rec.outcome, rec.outcome_reason = Recording.Outcome.SCORED, ""
+    if len(t):
+        try:
+            res = score_trace(t, depth, volume, standard=rec.standard_id).to_dict()
+            json.dumps(res, allow_nan=False)  # what is stored must be plain JSON
+        except Exception as exc:  # noqa: BLE001 - any scorer failure: the recording still stops
+            log.exception("recording %s could not be scored", rec.pk)
+            rec.outcome = Recording.Outcome.UNSCORABLE
+            rec.outcome_reason = (_("The samples could not be scored: %(error)s")
+                                  % {"error": f"{type(exc).__name__}: {exc}"})[:255]
+        else:
+            rec.result, rec.score, rec.passed = res, res["score"], res["passed"]
+
+
+def rescore_recording(recording: Recording) -> Recording:
+    """Score a stopped recording again from every sample measured during it, including samples that
+    arrived after the stop (a bridge's spool after an outage). Returns the recording; unchanged and not
+    saved when nothing new arrived."""
+    with transaction.atomic():
+        rec = Recording.objects.select_for_update().get(pk=recording.pk)
+        if rec.stopped_at is None or rec.outcome == Recording.Outcome.CANCELLED:
+            return rec
+        before = (rec.sample_count, rec.score)
+        _score(rec)
+        if (rec.sample_count, rec.score) == before:
+            return rec
+        rec.save(update_fields=["sample_count", "result", "score", "passed", "outcome", "outcome_reason"])
+        lms_api.record_audit(None, "manikin.recording.rescore", rec,
+                             before={"samples": before[0], "score": before[1]},
+                             after={"samples": rec.sample_count, "score": rec.score, "late": rec.late_samples})
+        transaction.on_commit(lambda: live.publish_recording(rec))
+    return rec
+
+
+def recording_evidence(recording: Recording, frame_ids: list[int] | None = None) -> dict[str, Any]:
+    """What an exam result freezes of a recording: the frames its samples came from, the samples'
+    SHA-256 (time as little-endian float64 seconds on the server's clock, depth and volume as float32,
+    concatenated), the scorer's version and output, and the standard in force.
+
+    With ``frame_ids`` the samples are read from those frames only (to verify a frozen result later:
+    a frame changed behind the application's back changes the digest)."""
+    start = recording.started_at.timestamp()
+    stop = recording.stopped_at.timestamp() if recording.stopped_at else np.inf
+    qs = Frame.objects.filter(manikin_id=recording.manikin_id, kind=Frame.Kind.SAMPLES)
+    if frame_ids is None:
+        qs = qs.filter(t_last__gte=start)
+        if recording.stopped_at:
+            qs = qs.filter(t_first__lt=stop)
+    else:
+        qs = qs.filter(pk__in=frame_ids)
+    rows = list(qs.order_by("t_first", "pk").values_list("pk", "t", "depth", "volume", "clock_offset_s"))
+    t, x, v = concat_frames([r[1:] for r in rows])
+    keep = (t >= start) & (t < stop)
+    t, x = t[keep], x[keep]
+    v = v[keep] if v is not None else None
+    digest = hashlib.sha256(t.astype("<f8").tobytes())
+    digest.update(x.astype("<f4").tobytes())
+    if v is not None:
+        digest.update(v.astype("<f4").tobytes())
+    standard = load_standard(recording.standard_id)
+    return {
+        "recording": recording.pk, "manikin": recording.manikin_id,
+        "started_at": recording.started_at.isoformat(), "stopped_at": (recording.stopped_at.isoformat()
+                                                                       if recording.stopped_at else None),
+        "frames": sorted(r[0] for r in rows), "sample_count": int(len(t)), "samples_sha256": digest.hexdigest(),
+        "late_samples": recording.late_samples,
+        "scorer_version": SCORER_VERSION, "outcome": recording.outcome, "outcome_reason": recording.outcome_reason,
+        "score": recording.score, "passed": recording.passed, "result": recording.result,
+        "standard": dataclasses.asdict(standard),
+    }
 
 
 def can_cancel_recording(actor, recording: Recording) -> bool:

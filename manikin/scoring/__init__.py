@@ -8,11 +8,15 @@ Public API::
 See docs/scoring.md for the definitions, the score formula and the standards.
 """
 
-from .core import TraceError, score_trace
+# The scorer's version, frozen with every exam result it scored: raise it whenever a change to this
+# package can change a score (docs/scoring.md keeps the history).
+SCORER_VERSION = "2026.11.1"
+
+from .core import TraceError, score_trace  # noqa: E402
 from .results import SessionResult
 from .standards import (DEFAULT_STANDARD_ID, Standard, StandardError, list_standards,
                         load_standard)
 from .stream import StreamScorer, StreamUpdate
 
-__all__ = ["DEFAULT_STANDARD_ID", "SessionResult", "Standard", "StandardError", "StreamScorer",
+__all__ = ["DEFAULT_STANDARD_ID", "SCORER_VERSION", "SessionResult", "Standard", "StandardError", "StreamScorer",
            "StreamUpdate", "TraceError", "list_standards", "load_standard", "score_trace"]
