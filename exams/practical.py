@@ -853,6 +853,7 @@ def assign_reviewer(actor, appeal: Appeal, reviewer: User) -> Appeal:
 def decide_appeal(actor, appeal: Appeal, *, decision: str, ticks: dict[str, bool] | None = None) -> PracticalResult:
     """The reviewer decides: the checklist as they find it (``ticks``; None keeps it) and their reasons.
     The decision is a new version, signed by the reviewer."""
+    appeal = Appeal.objects.select_related("booking__candidate").get(pk=appeal.pk)
     if appeal.reviewer_id != actor.pk:
         raise PermissionDenied(_("Only the examiner assigned to review this appeal can decide it."))
     why = reviewer_refusal(actor, appeal)

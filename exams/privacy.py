@@ -117,3 +117,50 @@ privacy.register(privacy.Declaration(
            gettext_lazy("The question bank's history stays auditable"))],
 ))
 privacy.not_personal("exams.Blueprint", gettext_lazy("Exam blueprints (a blueprint's name)"))
+
+
+def _export_practical(person) -> privacy.Rows:
+    """The person's practical exam sittings (booking, check-in, every result version, appeals); as an
+    examiner, which sittings they examined, signed or reviewed."""
+    from .practical_models import Appeal, Booking, PracticalResult
+
+    rows = []
+    for b in (Booking.objects.filter(candidate=person).select_related("session__room__organisation", "station",
+                                                                       "examiner").order_by("session__date", "pk")):
+        rows.append({
+            "role": _("candidate"), "booking": b.pk, "date": b.session.date,
+            "site": f"{b.session.room.organisation.name} {b.session.room.name}", "slot": b.slot,
+            "station": b.station.name if b.station else None, "status": str(b.get_status_display()),
+            "checked_in_at": b.checked_in_at, "examiner": b.examiner.display_name if b.examiner else None,
+            "results": [{"version": r.number, "reason": str(r.get_reason_display()), "note": r.note,
+                         "points": str(r.points), "max_points": r.max_points, "passed": r.passed,
+                         "critical_missed": r.critical_missed, "signed_at": r.signed_at, "sha256": r.sha256}
+                        for r in b.results.order_by("number")],
+            "appeals": [{"grounds": a.grounds, "filed_at": a.filed_at, "status": str(a.get_status_display()),
+                         "decision": a.decision, "decided_at": a.decided_at} for a in b.appeals.order_by("filed_at")],
+        })
+    examined = Booking.objects.filter(Q(examiner=person) | Q(checked_in_by=person)).values_list("pk", flat=True)
+    signed = PracticalResult.objects.filter(signed_by=person).values_list("booking_id", flat=True)
+    reviewed = Appeal.objects.filter(reviewer=person).values_list("booking_id", flat=True)
+    staff = sorted(set(examined) | set(signed) | set(reviewed))
+    if staff:
+        rows.append({"role": _("examiner"), "bookings": staff})
+    return rows
+
+
+privacy.register(privacy.Declaration(
+    key="exams.practical", order=163,
+    title=gettext_lazy("Practical exams"),
+    models=["exams.Booking", "exams.ChecklistEntry", "exams.PracticalResult", "exams.Appeal",
+            "exams.PracticalSession", "exams.SessionExaminer", "exams.ExaminerDraw", "exams.PracticalScheme"],
+    holds=gettext_lazy("Your practical exam bookings, check-ins, stations and examiners, every version of your "
+                       "result with its reason and hash, and your appeals; as an examiner, the sittings you "
+                       "examined, signed or reviewed."),
+    export=_export_practical,
+    anonymise=None,
+    kept=[(gettext_lazy("Sittings, checklists, frozen results and appeals, attributed to “Deleted user #id”"),
+           gettext_lazy("A certificate's practical result stays verifiable against its frozen evidence; the "
+                        "results are never changed")),
+          (gettext_lazy("Who examined, signed, drew or reviewed"),
+           gettext_lazy("Integrity of the exam record: an examiner's actions stay attributable"))],
+))

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from . import audit, permissions, protection, ratelimit, sms
 from .models import AuditLog, OneTimeCode, Organisation, Region, RegionPopulation, Role, RoleAssignment, User
 from .permissions import (  # noqa: F401  (re-exported for other apps)
+    administered_regions,
     can_manage_region,
     is_system_admin,
     region_q,

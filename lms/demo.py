@@ -65,6 +65,8 @@ DEMO_USERS = [
               ("浙江省", "杭州市", "西湖区"), "13800000004"),
     DemoLogin("instructor", "王芳", Role.INSTRUCTOR, ("浙江省", "杭州市", "西湖区"), phone="13900001111"),
     DemoLogin("examiner", "李强", Role.EXAMINER, ("浙江省", "杭州市", "西湖区"), phone="13900002222"),
+    # Examines in another district: the second examiner who reviews a practical exam's appeal.
+    DemoLogin("examiner2", "周杰", Role.EXAMINER, ("浙江省", "杭州市", "上城区"), phone="13900005555"),
     DemoLogin("inspector", "赵敏", Role.INSPECTOR, ("浙江省", "杭州市"), phone="13900003333"),
     DemoLogin("trainee", "张伟", Role.TRAINEE, ("浙江省", "杭州市", "西湖区"), phone="13700004444"),
     DemoLogin("trainee_nb", "陈静", Role.TRAINEE, ("浙江省", "宁波市", "北仑区"), phone="13700005555"),

@@ -36,6 +36,7 @@ entries makes every row say what it gets.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -51,6 +52,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from courses.models import Programme, TrainingClass
 from lms import api as lms_api
@@ -209,7 +211,33 @@ def build_world() -> World:
         info["class"] = TrainingClass.objects.create(programme=programme, name=f"培训班-{place}",
                                                      training_base=info["organisation"], starts_on=today,
                                                      ends_on=today + timedelta(days=30))
+    _practical_exams(people, places, programme)
     return World(people=people, places=places, regions=regions, document=None, station_tokens=tokens)
+
+
+def _practical_exams(people, places, programme) -> None:
+    """Each place gets an exam room with a practical exam session today and its trainee booked; the
+    examiner examines the session at their exam site (exams.practical)."""
+    from exams import practical
+    from exams.models import Attempt, Blueprint
+    from exams.practical_schemes import FIRST_AIDER
+
+    practical.save_scheme(people["system_admin"], programme, **FIRST_AIDER)
+    blueprint = Blueprint.objects.create(programme=programme, name="矩阵理论考试", time_limit_s=2700)
+    now = timezone.now()
+    for place, info in places.items():
+        room = api.create_room(None, organisation=info["organisation"], name=f"考场-{place}")
+        api.create_station(None, room=room, name=f"考位-{place}")
+        api.set_room_mode(None, room, mode="exam", standard_id=FIRST_AIDER["cpr_standard_id"])
+        session = practical.plan_session(people["system_admin"], programme=programme, room=room,
+                                         date=timezone.localdate(), starts_at=datetime.time(9), slots=2)
+        if place == SCOPE["examiner"].place_in:
+            practical.assign_examiner(people["system_admin"], session, people["examiner"])
+        trainee = people[PLACES[place][2]]
+        Attempt.objects.create(user=trainee, blueprint=blueprint, number=1, status=Attempt.Status.SUBMITTED,
+                               started_at=now - timedelta(hours=1), deadline_at=now, submitted_at=now, passed=True)
+        info["session"] = session
+        info["booking"] = practical.book(people["system_admin"], session, trainee)
 
 
 def label(kind: str, obj) -> str:
@@ -421,6 +449,34 @@ MATRIX: dict[str, Http | Ws] = {
                                       post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
     "exams:analytics_questions_export": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
                                              post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    # ---- exams: the practical exam (exams.practical). A session's pages: the admins of its exam room's region
+    # and its examiners; a booking's pages also its candidate; anyone else 404. Actions answer with a redirect
+    # and the api's reason (POST {}: nothing to do, or refused with its reason: tests/exams/test_practical*.py).
+    "exams:practical": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "exams:practical_session_new": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+    "exams:practical_session": Http(
+        get={"anonymous": LOGIN, (*REGION_ADMINS, "examiner"): scoped(OK, NOT_FOUND), "system_admin": OK,
+             "others": NOT_FOUND},
+        post={"anonymous": LOGIN, REGION_ADMINS: scoped(REDIRECT, NOT_FOUND), "system_admin": REDIRECT,
+              "examiner": scoped(FORBIDDEN, NOT_FOUND), "others": NOT_FOUND},
+        objects={"session_id": "session"}),
+    # anyone signed in may ask to book themselves; the api says why not (theory, programme, capacity)
+    "exams:practical_book": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                 post={"anonymous": LOGIN, "others": REDIRECT}, objects={"session_id": "session"}),
+    **{f"exams:practical_{name}": Http(
+        get={"anonymous": LOGIN, (*REGION_ADMINS, "examiner", "trainee"): scoped(OK, NOT_FOUND), "system_admin": OK,
+             "others": NOT_FOUND},
+        post={"anonymous": LOGIN, "others": NOT_ALLOWED}, objects={"booking_id": "booking"})
+       for name in ("booking", "state", "photo")},
+    **{f"exams:practical_{name}": Http(
+        get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+        post={"anonymous": LOGIN, (*REGION_ADMINS, "examiner", "trainee"): scoped(REDIRECT, NOT_FOUND),
+              "system_admin": REDIRECT, "others": NOT_FOUND}, objects={"booking_id": "booking"})
+       for name in ("check_in", "checklist", "sign", "appeal")},
+    # appeal 0 does not exist (who may assign and decide: tests/exams/test_practical_views.py)
+    "exams:practical_appeal_review": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                          post={"anonymous": LOGIN, "others": NOT_FOUND},
+                                          objects={"appeal_id": "appeal"}, path="/exams/practical/appeals/0/"),
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     # only media/images/ and media/original_images/ (public illustrations), never a person's photo

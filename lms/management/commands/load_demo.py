@@ -24,6 +24,9 @@ class Command(BaseCommand):
         from exams import demo_analytics
 
         demo_analytics.load(self.stdout)  # two demo classes' exam history for the analytics pages
+        from exams import demo_practical
+
+        demo_practical.load(self.stdout)  # the practical exam scheme, today's session, a signed and appealed sitting
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
