@@ -718,7 +718,9 @@ def _evidence(booking: Booking, ticks: dict[str, bool], recording: Recording) ->
 
 def _freeze(booking: Booking, *, reason: str, note: str, ticks: dict[str, bool], actor, signer) -> PracticalResult:
     """Write the next version (inside the caller's transaction, booking row locked)."""
-    recording = Recording.objects.get(pk=booking.cpr_recording_id)
+    # Samples that arrived after the stop are scored before anything is frozen: the frozen score is
+    # always the score of the frozen samples.
+    recording = manikin_api.rescore_recording(Recording.objects.get(pk=booking.cpr_recording_id))
     v = verdict(booking.session.scheme, ticks, recording)
     if v.problems:
         raise ValidationError(" ".join(v.problems))
