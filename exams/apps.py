@@ -10,7 +10,7 @@ class ExamsConfig(AppConfig):
         from manikin import api as manikin_api
         from manikin.signals import samples_arrived_late
 
-        from . import practical
+        from . import dashboard, practical  # noqa: F401  (dashboard: registers the cards)
 
         # The practical exam hooks into the room console: a CPR item starts only for a checked-in
         # candidate of this examiner; late samples of a signed item make a new result version.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import admin_views
+from . import admin_practical, admin_views
 
 urlpatterns = [
     path("questions/", admin_views.question_list, name="questions"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("blueprints/", admin_views.blueprint_list, name="blueprints"),
     path("blueprints/new/", admin_views.blueprint_edit, name="blueprint_new"),
     path("blueprints/<int:pk>/", admin_views.blueprint_edit, name="blueprint"),
+    path("practical/", admin_practical.scheme_list, name="practical_schemes"),
+    path("practical/<int:programme_id>/new/", admin_practical.scheme_new, name="practical_scheme_new"),
 ]

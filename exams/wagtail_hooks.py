@@ -31,6 +31,13 @@ class BankMenuItem(MenuItem):
         return can_manage_bank(request.user)
 
 
+class SchemeMenuItem(MenuItem):
+    def is_shown(self, request):
+        from lms.permissions import is_system_admin
+
+        return is_system_admin(request.user)
+
+
 class BankSubmenu(SubmenuMenuItem):
     def is_shown(self, request):
         return can_manage_bank(request.user)
@@ -45,6 +52,8 @@ def exam_bank_menu():
                      icon_name="upload", order=2),
         BankMenuItem(_("Exam blueprints"), reverse_lazy("exam_bank:blueprints"), name="exam-blueprints",
                      icon_name="list-ol", order=3),
+        SchemeMenuItem(_("Practical exam schemes"), reverse_lazy("exam_bank:practical_schemes"),
+                       name="practical-schemes", icon_name="tasks", order=4),
     ])
     return BankSubmenu(_("Exams"), menu, name="exams", icon_name="form", order=260)
 

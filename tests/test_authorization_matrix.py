@@ -398,6 +398,14 @@ MATRIX: dict[str, Http | Ws] = {
     "exam_bank:blueprints": Http(get=BANK_PAGE, post=BANK_NOT_ALLOWED),
     "exam_bank:blueprint_new": Http(get=BANK_PAGE),
     "exam_bank:blueprint": Http(get=BANK_OBJECT, objects={"pk": "blueprint"}, path="/admin/exam-bank/blueprints/0/"),
+    # practical exam schemes: system admins only; a province admin inside the admin (for the bank) is sent back to
+    # the admin's home page with Wagtail's "no permission" message
+    "exam_bank:practical_schemes": Http(get={"system_admin": OK, "province_admin": REDIRECT, "others": ADMIN_LOGIN},
+                                        post={BANK_MANAGERS: NOT_ALLOWED, "others": ADMIN_LOGIN}),
+    "exam_bank:practical_scheme_new": Http(get={"system_admin": NOT_FOUND, "province_admin": REDIRECT,
+                                                "others": ADMIN_LOGIN},
+                                           objects={"programme_id": "programme"},
+                                           path="/admin/exam-bank/practical/0/new/"),
     # ---- courses: the trainee's study (JSON endpoints: a form-encoded POST is not JSON, so 400; the
     # lesson state of a page that is not a lesson is 404; courses/tests cover enrolled, locked and others)
     "courses:home": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),

@@ -124,3 +124,35 @@ def test_a_candidate_books_themselves_from_the_hub(site):
     assert Booking.objects.filter(session=session, candidate=site.candidate).exists()
     hub = c.get(reverse("exams:practical")).content.decode()
     assert "已预约" in hub
+
+
+def test_a_system_admin_makes_a_new_scheme_version_in_the_admin(site, regions, make_person):
+    from exams.models import PracticalScheme
+
+    url = reverse("exam_bank:practical_scheme_new", args=[site.programme.pk])
+    c = client_for(site.sysadmin)
+    form = c.get(url).content.decode()
+    assert "aed_clear" in form and "救护员取证实操考核" in form  # filled in from the current version
+    items = site.scheme.items
+    data = {"name": "救护员取证实操考核（2027版）", "cpr_standard_id": "crc-first-aider-2024", "cpr_points": "40",
+            "cpr_must_pass": "on", "pass_points": "85", "theory_valid_days": "90", "retakes_allowed": "2",
+            "retake_wait_days": "3", "slot_minutes": "25",
+            "items-TOTAL_FORMS": str(len(items) + 3), "items-INITIAL_FORMS": str(len(items)),
+            "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "1000"}
+    for i, item in enumerate(items):
+        data.update({f"items-{i}-key": item["key"], f"items-{i}-skill": item["skill"], f"items-{i}-title": item["title"],
+                     f"items-{i}-points": str(item["points"])})
+        if item["critical"] or item["key"] == "moving":  # moving a casualty becomes critical
+            data[f"items-{i}-critical"] = "on"
+    resp = c.post(url, data)
+    assert resp.status_code == 302
+    new = PracticalScheme.objects.get(programme=site.programme, version=2)
+    assert new.pass_points == 85 and new.retakes_allowed == 2 and new.slot_minutes == 25
+    assert next(i for i in new.items if i["key"] == "moving")["critical"] is True
+    assert PracticalScheme.objects.get(pk=site.scheme.pk).pass_points == 80  # version 1 unchanged
+    bad = dict(data, pass_points="999")
+    assert c.post(url, bad).status_code == 200 and PracticalScheme.objects.filter(programme=site.programme).count() == 2
+    province = make_person(regions["zj"], roles=(), admin_of=regions["zj"], username="sheng")
+    refused = client_for(province).post(url, data)  # inside the admin (the bank), not the schemes
+    assert refused.status_code == 302 and refused["Location"] == reverse("wagtailadmin_home")
+    assert PracticalScheme.objects.filter(programme=site.programme).count() == 2
