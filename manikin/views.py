@@ -130,6 +130,8 @@ def start(request, manikin_id: int):
                                 standard_id=form.cleaned_data.get("standard_id") or None)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
+        except PermissionDenied as exc:  # the practical exam's rules (考培分离, the examiner of this candidate)
+            messages.error(request, str(exc))
     else:
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
     return redirect("manikin:console", room_id=room.pk)
@@ -148,7 +150,8 @@ def stop(request, recording_id: int):
         return redirect("manikin:console", room_id=rec.manikin.station.room_id)
     if not rec.manikin.station.connected:
         messages.warning(request, _("The station's bridge was offline when the recording stopped: samples it "
-                                    "spooled meanwhile are stored when it reconnects, but are not part of this score."))
+                                    "spooled meanwhile are stored when it reconnects, and the recording is then scored again "
+                                    "with them."))
     return redirect(reverse("manikin:console", args=[rec.manikin.station.room_id]) + f"#manikin-{rec.manikin_id}")
 
 

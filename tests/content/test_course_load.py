@@ -149,8 +149,9 @@ def test_load_demo_makes_the_class_with_the_trainee_enrolled():
     assert cls.instructors.filter(username="instructor").exists()
     assert cls.theory_deadline and 14 <= (cls.theory_deadline - cls.starts_on).days <= 28
     enrolments = Enrolment.objects.filter(training_class=cls)
-    # The demo trainee, and the exam demo's two trainees who finished the theory (exams.demo_attempts).
-    assert sorted(e.user.username for e in enrolments) == ["exam_failed", "exam_passed", "trainee"]
+    # The demo trainee, the exam demo's two trainees who finished the theory (exams.demo_attempts), and the
+    # practical exam demo's candidate who sat it (exams.demo_practical).
+    assert sorted(e.user.username for e in enrolments) == ["exam_done", "exam_failed", "exam_passed", "trainee"]
     assert enrolments.get(user__username="trainee").source == Enrolment.Source.ADMIN
 
     first_aider = Programme.objects.get(code="first-aider")
