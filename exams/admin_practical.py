@@ -37,7 +37,7 @@ def scheme_list(request):
 
 
 class SchemeForm(forms.Form):
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=128)
+    name = forms.CharField(label=gettext_lazy("Scheme name"), max_length=128)
     cpr_standard_id = forms.ChoiceField(label=gettext_lazy("CPR standard"))
     cpr_points = forms.IntegerField(label=gettext_lazy("points of the CPR item"), min_value=0, max_value=1000)
     cpr_must_pass = forms.BooleanField(label=gettext_lazy("the CPR item must pass its standard"), required=False)

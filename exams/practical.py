@@ -800,7 +800,8 @@ def late_samples_arrived(recording_ids: list[int]) -> None:
 # ------------------------------------------------------------------ appeals
 
 def file_appeal(actor, booking: Booking, *, grounds: str) -> Appeal:
-    """The candidate (or an admin for them) appeals the latest version within ``APPEAL_DAYS``."""
+    """The candidate (or an admin for them) appeals the latest version within ``APPEAL_DAYS``; a sitting
+    is appealed once (the review's decision is final)."""
     if not (actor.pk == booking.candidate_id or can_plan(actor, booking.session.room)):
         raise PermissionDenied(_("Only the candidate can appeal their result."))
     grounds = (grounds or "").strip()
@@ -815,6 +816,8 @@ def file_appeal(actor, booking: Booking, *, grounds: str) -> Appeal:
             raise ValidationError(_("There is no signed result to appeal."))
         if booking.appeals.filter(status=Appeal.Status.PENDING).exists():
             raise ValidationError(_("An appeal of this result is already awaiting review."))
+        if booking.appeals.exists():
+            raise ValidationError(_("This sitting was appealed once already: the review's decision is final."))
         first_signed = booking.results.order_by("number").first().signed_at
         if timezone.now() > first_signed + datetime.timedelta(days=APPEAL_DAYS):
             raise ValidationError(_("Appeals are possible within %(n)s days of the result.") % {"n": APPEAL_DAYS})

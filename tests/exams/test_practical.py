@@ -390,6 +390,8 @@ def test_an_appeal_is_reviewed_by_a_second_eligible_examiner_whose_decision_is_a
     appeal.refresh_from_db()
     assert appeal.status == Appeal.Status.CHANGED and appeal.new_result == result
     assert practical.verify_results() == (2, [])
+    with pytest.raises(ValidationError):  # one appeal per sitting: the review's decision is final
+        practical.file_appeal(site.candidate, booking, grounds="再次申诉")
 
 
 def test_retake_rules(site):
