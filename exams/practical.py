@@ -417,17 +417,24 @@ def book(actor, session: PracticalSession, candidate: User, *, slot: int | None 
     return booking
 
 
-def cancel_booking(actor, booking: Booking) -> Booking:
-    if not can_book(actor, booking.candidate, booking.session):
-        raise PermissionDenied(_("You cannot cancel this booking."))
+def _end_booking(actor, booking: Booking, status: str, action: str, refusal: str) -> Booking:
+    """A booking not yet checked in leaves the session's roster: cancelled, or its candidate absent."""
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if booking.status != Booking.Status.BOOKED:
-            raise ValidationError(_("Only a booking not yet checked in can be cancelled."))
-        booking.status = Booking.Status.CANCELLED
+            raise ValidationError(refusal)
+        booking.status = status
         booking.save(update_fields=["status"])
-        lms_api.record_audit(actor, "exams.practical.book.cancel", booking)
+        lms_api.record_audit(actor, action, booking)
     return booking
+
+
+def cancel_booking(actor, booking: Booking) -> Booking:
+    """The candidate (or an admin of the room's region) cancels a booking before check-in; the place is free."""
+    if not can_book(actor, booking.candidate, booking.session):
+        raise PermissionDenied(_("You cannot cancel this booking."))
+    return _end_booking(actor, booking, Booking.Status.CANCELLED, "exams.practical.book.cancel",
+                        _("Only a booking not yet checked in can be cancelled."))
 
 
 def bookable_sessions(candidate: User) -> list[tuple[PracticalSession, str | None]]:
@@ -520,15 +527,11 @@ def check_in(actor, booking: Booking, *, identity_confirmed: bool, photo=None, s
 
 
 def mark_absent(actor, booking: Booking) -> Booking:
+    """The examiner records on the day that a booked candidate did not come (the sitting counts for nothing)."""
     _require_examiner_of(actor, booking)
-    with transaction.atomic():
-        booking = Booking.objects.select_for_update().get(pk=booking.pk)
-        if booking.status != Booking.Status.BOOKED:
-            raise ValidationError(_("Only a candidate not yet checked in can be marked absent."))
-        booking.status = Booking.Status.ABSENT
-        booking.save(update_fields=["status"])
-        lms_api.record_audit(actor, "exams.practical.absent", booking)
-    return booking
+    _require_today(booking)
+    return _end_booking(actor, booking, Booking.Status.ABSENT, "exams.practical.absent",
+                        _("Only a candidate not yet checked in can be marked absent."))
 
 
 def _today_bookings_in(room_id: int, candidate_id: int) -> QuerySet:

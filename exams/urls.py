@@ -29,6 +29,7 @@ urlpatterns = [
     path("practical/bookings/<int:booking_id>/state/", practical.booking_state, name="practical_state"),
     path("practical/bookings/<int:booking_id>/photo/", practical.booking_photo, name="practical_photo"),
     path("practical/bookings/<int:booking_id>/check-in/", practical.check_in, name="practical_check_in"),
+    path("practical/bookings/<int:booking_id>/status/", practical.booking_status, name="practical_status"),
     path("practical/bookings/<int:booking_id>/checklist/", practical.checklist, name="practical_checklist"),
     path("practical/bookings/<int:booking_id>/sign/", practical.sign, name="practical_sign"),
     path("practical/bookings/<int:booking_id>/appeal/", practical.appeal, name="practical_appeal"),

@@ -39,6 +39,18 @@ def _messages_of(exc) -> str:
     return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
+def _act(request, call, success, to):
+    """Run one api action: its refusal becomes an error message, its success ``success`` (a text, or a
+    function of what the action returned); then on to ``to``."""
+    try:
+        done = call()
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, _messages_of(exc))
+    else:
+        messages.success(request, success(done) if callable(success) else success)
+    return to
+
+
 def _session_or_404(request, session_id: int) -> PracticalSession:
     session = get_object_or_404(PracticalSession.objects.select_related("room__organisation__region", "programme",
                                                                         "scheme"), pk=session_id)
@@ -82,13 +94,8 @@ def home(request):
 @require_POST
 def book_self(request, session_id: int):
     session = get_object_or_404(PracticalSession, pk=session_id)
-    try:
-        practical.book(request.user, session, request.user)
-    except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _messages_of(exc))
-    else:
-        messages.success(request, _("Booked. Bring your ID card on the day."))
-    return redirect("exams:practical")
+    return _act(request, lambda: practical.book(request.user, session, request.user),
+                _("Booked. Bring your ID card on the day."), redirect("exams:practical"))
 
 
 # ---------------------------------------------------------------- sessions
@@ -293,13 +300,25 @@ def check_in(request, booking_id: int):
     if request.POST.get("station"):
         station = next((s for s in practical.stations_of(booking.session.room)
                         if str(s.pk) == request.POST["station"]), None)
-    try:
-        practical.check_in(request.user, booking, identity_confirmed=request.POST.get("identity_confirmed") == "1",
-                           photo=request.FILES.get("photo"), station=station)
-    except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _messages_of(exc))
-    else:
-        messages.success(request, _("Checked in."))
+    return _act(request, lambda: practical.check_in(
+        request.user, booking, identity_confirmed=request.POST.get("identity_confirmed") == "1",
+        photo=request.FILES.get("photo"), station=station),
+        _("Checked in."), redirect("exams:practical_booking", booking_id=booking.pk))
+
+
+@login_required
+@require_POST
+def booking_status(request, booking_id: int):
+    """``action=cancel`` (the candidate or an admin, before check-in) or ``action=absent`` (the examiner)."""
+    booking = _booking_or_404(request, booking_id)
+    action = request.POST.get("action")
+    if action == "cancel":
+        return _act(request, lambda: practical.cancel_booking(request.user, booking), _("The booking is cancelled."),
+                    redirect("exams:practical"))
+    if action == "absent":
+        return _act(request, lambda: practical.mark_absent(request.user, booking), _("Recorded as absent."),
+                    redirect("exams:practical_session", session_id=booking.session_id))
+    messages.error(request, _("Unknown action."))
     return redirect("exams:practical_booking", booking_id=booking.pk)
 
 
@@ -345,27 +364,18 @@ def checklist(request, booking_id: int):
 @require_POST
 def sign(request, booking_id: int):
     booking = _booking_or_404(request, booking_id)
-    try:
-        result = practical.sign(request.user, booking, confirm=request.POST.get("confirm") == "1")
-    except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _messages_of(exc))
-    else:
-        messages.success(request, _("Signed. The result and its evidence are frozen (SHA-256 %(hash)s…).")
-                         % {"hash": result.sha256[:12]})
-    return redirect("exams:practical_booking", booking_id=booking.pk)
+    return _act(request, lambda: practical.sign(request.user, booking, confirm=request.POST.get("confirm") == "1"),
+                lambda result: _("Signed. The result and its evidence are frozen (SHA-256 %(hash)s…).")
+                % {"hash": result.sha256[:12]}, redirect("exams:practical_booking", booking_id=booking.pk))
 
 
 @login_required
 @require_POST
 def appeal(request, booking_id: int):
     booking = _booking_or_404(request, booking_id)
-    try:
-        practical.file_appeal(request.user, booking, grounds=request.POST.get("grounds", ""))
-    except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _messages_of(exc))
-    else:
-        messages.success(request, _("Your appeal is recorded. A second examiner will review it."))
-    return redirect("exams:practical_booking", booking_id=booking.pk)
+    return _act(request, lambda: practical.file_appeal(request.user, booking, grounds=request.POST.get("grounds", "")),
+                _("Your appeal is recorded. A second examiner will review it."),
+                redirect("exams:practical_booking", booking_id=booking.pk))
 
 
 @login_required

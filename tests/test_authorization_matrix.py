@@ -480,7 +480,7 @@ MATRIX: dict[str, Http | Ws] = {
         get={"anonymous": LOGIN, "others": NOT_ALLOWED},
         post={"anonymous": LOGIN, (*REGION_ADMINS, "examiner", "trainee"): scoped(REDIRECT, NOT_FOUND),
               "system_admin": REDIRECT, "others": NOT_FOUND}, objects={"booking_id": "booking"})
-       for name in ("check_in", "checklist", "sign", "appeal")},
+       for name in ("check_in", "checklist", "sign", "appeal", "status")},
     # appeal 0 does not exist (who may assign and decide: tests/exams/test_practical_views.py)
     "exams:practical_appeal_review": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
                                           post={"anonymous": LOGIN, "others": NOT_FOUND},

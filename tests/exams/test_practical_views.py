@@ -156,3 +156,23 @@ def test_a_system_admin_makes_a_new_scheme_version_in_the_admin(site, regions, m
     refused = client_for(province).post(url, data)  # inside the admin (the bank), not the schemes
     assert refused.status_code == 302 and refused["Location"] == reverse("wagtailadmin_home")
     assert PracticalScheme.objects.filter(programme=site.programme).count() == 2
+
+
+def test_a_booking_is_cancelled_by_its_candidate_and_an_absentee_recorded_by_the_examiner(site):
+    session = today_session(site, slots=1)  # two places
+    mine = practical.book(site.candidate, session, site.candidate)
+    other = practical.book(site.admin, session, site.candidate2)
+    url = reverse("exams:practical_status", args=[mine.pk])
+    assert client_for(site.candidate2).post(url, {"action": "cancel"}).status_code == 404  # not theirs
+    client_for(site.examiner).post(url, {"action": "cancel"})  # the examiner does not cancel bookings
+    assert Booking.objects.get(pk=mine.pk).status == Booking.Status.BOOKED
+    client_for(site.candidate).post(url, {"action": "cancel"})
+    assert Booking.objects.get(pk=mine.pk).status == Booking.Status.CANCELLED
+    practical.book(site.admin, session, site.studio_candidate)  # the place is free again
+    c = client_for(site.examiner)
+    c.post(reverse("exams:practical_status", args=[other.pk]), {"action": "absent"})
+    assert Booking.objects.get(pk=other.pk).status == Booking.Status.ABSENT
+    resp = c.post(reverse("exams:practical_status", args=[other.pk]), {"action": "absent"}, follow=True)
+    assert "尚未签到" in resp.content.decode()  # only before check-in, and said why
+    assert client_for(site.candidate).post(reverse("exams:practical_status", args=[other.pk]),
+                                           {"action": "absent"}).status_code == 404
