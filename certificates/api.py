@@ -1,0 +1,49 @@
+"""Public functions of the certificates app (what other apps and the views call).
+
+So far: ``next_number`` allocates certificate numbers (format, check digit and the non-walkable serial
+in ``certificates/numbering.py``), unique under concurrency. Issue, PDF, QR, verification and the
+lifecycle build on it.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from .models import NumberSequence
+from .numbering import NumberFormat
+
+DEFAULT_FORMAT = "{region:6}{year:4}{serial:8}{check}"
+
+
+class NumbersExhausted(Exception):
+    """A (region, year) sequence has used every serial its format holds."""
+
+
+def _sequence_for_update(spec: str, region_code: str, year: int) -> NumberSequence:
+    for _attempt in range(3):
+        row = NumberSequence.objects.select_for_update().filter(spec=spec, region_code=region_code,
+                                                                 year=year).first()
+        if row is not None:
+            return row
+        try:
+            with transaction.atomic():  # a savepoint: a parallel issuer may create the row first
+                NumberSequence.objects.create(spec=spec, region_code=region_code, year=year)
+        except IntegrityError:
+            continue
+    return NumberSequence.objects.select_for_update().get(spec=spec, region_code=region_code, year=year)
+
+
+def next_number(region_code: str, year: int, spec: str = DEFAULT_FORMAT) -> str:
+    """The next certificate number of ``region_code`` in ``year``: the sequence's row is locked for the
+    length of the caller's transaction (PostgreSQL: parallel issuers wait their turn), so every number is
+    given once. Call it inside the transaction that stores the certificate."""
+    fmt = NumberFormat.parse(spec)
+    with transaction.atomic():
+        row = _sequence_for_update(spec, region_code, year)
+        if row.next_value >= fmt.capacity():
+            raise NumbersExhausted(_("The certificate numbers of %(region)s in %(year)s are used up.")
+                                   % {"region": region_code, "year": year})
+        value = row.next_value
+        NumberSequence.objects.filter(pk=row.pk).update(next_value=value + 1)
+    return fmt.make(region=region_code, year=year, sequence=value, key=bytes.fromhex(row.key))
