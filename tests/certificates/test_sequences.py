@@ -48,7 +48,7 @@ def test_a_full_sequence_refuses_and_hands_out_nothing_twice():
 
 @pytest.mark.skipif(connection.vendor != "postgresql",
                     reason="row locks are a PostgreSQL matter; SQLite serialises write transactions")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # the migrated content types stay for later tests
 def test_parallel_issuers_never_get_the_same_number():
     issuers, each = 6, 40
     barrier = threading.Barrier(issuers)
