@@ -206,11 +206,9 @@ def _find_candidate(actor, text: str) -> User:
 
 # ---------------------------------------------------------------- a booking: the examiner's tablet page
 
-def _state(booking: Booking) -> dict:
-    booking.refresh_from_db()
+def _state(booking: Booking, v: practical.Verdict, results: list, titles: dict[str, str]) -> dict:
+    """What the tablet page follows (``booking_state``), from the booking as just read."""
     rec = booking.cpr_recording
-    v = practical.draft(booking)
-    results = practical.results_of(booking)
     return {
         "status": booking.status,
         "cpr": None if rec is None else {
@@ -219,7 +217,7 @@ def _state(booking: Booking) -> dict:
             "late_samples": rec.late_samples, "outcome": rec.outcome, "reason": rec.outcome_reason},
         "ticks": v.ticks, "points": str(v.points), "max_points": v.max_points, "passed": v.passed,
         "critical_missed": v.critical_missed, "problems": v.problems,
-        "missed_titles": [_item_titles(booking).get(k, k) for k in v.critical_missed],
+        "missed_titles": [titles.get(k, k) for k in v.critical_missed],
         "versions": [{"number": r.number, "reason": r.reason, "passed": r.passed, "points": str(r.points)}
                      for r in results],
     }
@@ -263,7 +261,7 @@ def booking_page(request, booking_id: int):
         "checks": checks, "latest": latest, "appeals": appeals, "pending": pending,
         "planner": planner, "reviewers": reviewers, "is_reviewer": bool(pending and pending.reviewer_id == user.pk),
         "free_stations": practical.free_stations(booking) if examines else [],
-        "state_json": _state(booking), "is_today": booking.session.date == timezone.localdate(),
+        "state_json": _state(booking, draft, results, titles), "is_today": booking.session.date == timezone.localdate(),
         "labels": {"offline": _("No connection to the server: the checklist is kept on this tablet and sent when "
                                 "the link is back."),
                    "pending": _("Entries not yet sent: %(n)s"), "sent": _("All entries are on the server."),
@@ -276,7 +274,8 @@ def booking_page(request, booking_id: int):
 @require_GET
 def booking_state(request, booking_id: int):
     booking = _booking_or_404(request, booking_id)
-    response = JsonResponse(_state(booking), json_dumps_params={"ensure_ascii": False})
+    state = _state(booking, practical.draft(booking), practical.results_of(booking), _item_titles(booking))
+    response = JsonResponse(state, json_dumps_params={"ensure_ascii": False})
     response["Cache-Control"] = "no-store"
     return response
 
