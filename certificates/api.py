@@ -1,8 +1,13 @@
 """Public functions of the certificates app (what other apps and the views call).
 
-So far: ``next_number`` allocates certificate numbers (format, check digit and the non-walkable serial
-in ``certificates/numbering.py``), unique under concurrency. Issue, PDF, QR, verification and the
-lifecycle build on it.
+Each state-changing operation is one function (validation, permission, transaction, audit). Errors are
+``ValidationError`` (a message in the user's language; nothing stored) or ``PermissionDenied``.
+
+- Numbers (``certificates/numbering.py``): ``next_number`` (unique under concurrency).
+- Eligibility and issue (``certificates/issuing.py``, rules in its docstring): ``rule_for``, ``eligibility``,
+  ``issue``, ``grant_exception``, ``start_class_issue``, ``run_issue_job``, ``auto_issue``, ``expiry_for``.
+- Keys and the QR payload (``certificates/signing.py``): ``active_payload_key``, ``rotate_payload_key``,
+  ``public_jwks``, ``payload_for``, ``sign_payload``, ``verify_payload``, ``keys_from_jwks``, ``site_keys``.
 """
 
 from __future__ import annotations
@@ -47,3 +52,12 @@ def next_number(region_code: str, year: int, spec: str = DEFAULT_FORMAT) -> str:
         value = row.next_value
         NumberSequence.objects.filter(pk=row.pk).update(next_value=value + 1)
     return fmt.make(region=region_code, year=year, sequence=value, key=bytes.fromhex(row.key))
+
+
+from .issuing import (  # noqa: E402,F401
+    auto_issue, eligibility, expiry_for, grant_exception, issue, rule_for, run_issue_job, start_class_issue,
+)
+from .signing import (  # noqa: E402,F401
+    PayloadError, active_payload_key, keys_from_jwks, parse_payload, payload_for, public_jwks, rotate_payload_key,
+    sign_payload, site_keys, verify_payload,
+)

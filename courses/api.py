@@ -321,6 +321,14 @@ def classes_attended(user):
             .select_related("training_base", "programme").prefetch_related("instructors"))
 
 
+def class_of(user, programme: Programme) -> TrainingClass | None:
+    """The class of ``programme`` that ``user`` took (not withdrawn), the latest first: the class a
+    certificate names (its training base issues it, its instructors are printed)."""
+    return (TrainingClass.objects.filter(programme=programme, enrolments__user=user)
+            .exclude(enrolments__user=user, enrolments__status=Enrolment.Status.WITHDRAWN)
+            .select_related("training_base__region").order_by("-starts_on", "-pk").first())
+
+
 @dataclass
 class LessonAccess:
     allowed: bool

@@ -11,7 +11,7 @@ operation is one function (validation, permission, transaction, audit). Errors a
 - Papers (``exams/papers.py``): ``draw_paper``, ``check_blueprint``, ``save_blueprint``.
 - Attempts (``exams/attempts.py``, rules in its docstring): ``start_or_resume``, ``save_answer``,
   ``attempt_state``, ``record_leave``, ``submit``, ``close_expired``, ``grant``, ``void``,
-  ``refusal``, ``exams_for``, ``has_passed``.
+  ``refusal``, ``exams_for``, ``has_passed``, ``passed_theory``.
 - Practical exam (``exams/practical.py``, rules in its docstring): ``save_scheme``, ``current_scheme``,
   ``plan_session``, ``assign_examiner``, ``draw_examiners``, ``draw_from``, ``examiner_conflicts``,
   ``booking_refusal``, ``book``, ``cancel_booking``, ``check_in``, ``mark_absent``, ``record_checklist``,
@@ -25,7 +25,7 @@ from .questions import can_manage_bank, restore_question, retire_question, save_
 from .papers import check_blueprint, draw_paper, save_blueprint  # noqa: F401
 from .xlsx import export_questions, import_questions  # noqa: F401
 from .attempts import (  # noqa: F401
-    AttemptClosed, attempt_state, close_expired, exams_for, grant, has_passed, record_leave, refusal, save_answer,
+    AttemptClosed, attempt_state, close_expired, exams_for, grant, has_passed, passed_theory, record_leave, refusal, save_answer,
     start_or_resume, submit, void,
 )
 from .analytics import (  # noqa: F401

@@ -119,6 +119,14 @@ def has_passed(user, blueprint: Blueprint) -> bool:
     return _attempts_of(user, blueprint).filter(status=Attempt.Status.SUBMITTED, passed=True).exists()
 
 
+def passed_theory(user, programme) -> Attempt | None:
+    """The hook for certificates: the candidate's latest passed (and not voided) theory attempt of any
+    blueprint of ``programme`` (None: not passed)."""
+    return (Attempt.objects.filter(user=user, blueprint__programme=programme, status=Attempt.Status.SUBMITTED,
+                                   passed=True, voided_at__isnull=True)
+            .order_by("-submitted_at", "-pk").first())
+
+
 def open_attempt(user, blueprint: Blueprint) -> Attempt | None:
     return _attempts_of(user, blueprint).filter(status=Attempt.Status.OPEN).first()
 

@@ -56,6 +56,7 @@ from manikin import api as manikin_api
 from manikin.models import Recording, Room, Station
 
 from .models import Attempt
+from .signals import practical_result_frozen
 from .practical_models import (
     Appeal, Booking, ChecklistEntry, ExaminerDraw, PracticalResult, PracticalScheme, PracticalSession,
     SessionExaminer,
@@ -742,6 +743,8 @@ def _freeze(booking: Booking, *, reason: str, note: str, ticks: dict[str, bool],
     lms_api.record_audit(actor, "exams.practical.result", result, after={
         "booking": booking.pk, "number": result.number, "reason": reason, "points": str(result.points),
         "passed": result.passed, "sha256": result.sha256})
+    transaction.on_commit(lambda: practical_result_frozen.send(
+        sender=PracticalResult, result_id=result.pk, candidate_id=booking.candidate_id))
     return result
 
 

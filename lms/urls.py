@@ -13,6 +13,9 @@ urlpatterns = [
     path("classes/", include("courses.urls_classes", namespace="classes")),
     path("study/", include("courses.urls", namespace="courses")),
     path("exams/", include("exams.urls", namespace="exams")),
+    # Certificates: public verification (/verify/, the QR's /v/<payload>, /api/v1/certificates/…), staff
+    # pages (/certificates/…), the issuer profile and public keys.
+    path("", include("certificates.urls", namespace="certificates")),
     # Course search and the course illustrations (media/images/ only) before Wagtail's page tree.
     path("", include("content.urls", namespace="content")),
     # Wagtail's page tree last: it serves the home page and everything under it.
