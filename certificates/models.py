@@ -74,6 +74,25 @@ class CertificateRule(models.Model):
         verbose_name = _("certificate rule")
         verbose_name_plural = _("certificate rules")
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .numbering import FormatError, NumberFormat
+
+        errors = {}
+        try:
+            NumberFormat.parse(self.number_format)
+        except FormatError as exc:
+            errors["number_format"] = [_("This number format cannot be used: %(reason)s") % {"reason": exc}]
+        days = self.reminder_days
+        if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 730
+                                                 for d in days):
+            errors["reminder_days"] = [_("A list of whole days between 1 and 730, e.g. [90, 30].")]
+        if self.renews_id is not None and self.renews_id == self.programme_id:
+            errors["renews"] = [_("A programme cannot renew its own certificate.")]
+        if errors:
+            raise ValidationError(errors)
+
     def __str__(self) -> str:
         return f"{self.programme} · {self.title}"
 

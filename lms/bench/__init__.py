@@ -13,4 +13,5 @@ BENCHMARKS = {
     "console": "manikin.bench_console:run",
     "study": "courses.bench:run",
     "exam": "exams.bench:run",
+    "certificates": "certificates.bench:run",
 }
