@@ -31,7 +31,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -171,9 +171,9 @@ def issue(actor, person, programme, *, training_class=None, source: str = Certif
             same = same.filter(exception=check.exception)
         if same.exists():
             raise ValidationError(_("A certificate has already been issued for this exam."))
-        number = api.next_number(division_code(region), today.year, rule.number_format)
-        certificate = Certificate.objects.create(
-            number=number, holder=person, programme=programme, training_class=training_class, region=region,
+        certificate = _create_numbered(
+            lambda: api.next_number(division_code(region), today.year, rule.number_format),
+            holder=person, programme=programme, training_class=training_class, region=region,
             issuer=issuer, title=rule.title, holder_name=person.real_name or person.display_name,
             id_card_masked=person.id_card_masked, programme_name=programme.name,
             class_hours=programme.required_class_hours, issuer_name=issuer.name,
@@ -182,11 +182,26 @@ def issue(actor, person, programme, *, training_class=None, source: str = Certif
             practical_result=practical, exception=check.exception, renews=renews, source=source,
             issued_by=actor if actor is not None and actor.is_authenticated else None)
         lms_api.record_audit(actor, "certificates.issue", certificate, after={
-            "number": number, "holder": person.pk, "programme": programme.code, "source": source,
+            "number": certificate.number, "holder": person.pk, "programme": programme.code, "source": source,
             "exception": check.exception.pk if check.exception else None,
             "renews": renews.number if renews else None})
         transaction.on_commit(lambda: _queue_pdf(certificate.pk))
     return certificate
+
+
+def _create_numbered(number_source, **fields) -> Certificate:
+    """Create a certificate under the next number of its sequence. A number is unique in the table too:
+    should a number of another format (rules can change format) already be taken, the next one is drawn."""
+    for _attempt in range(5):
+        number = number_source()
+        try:
+            with transaction.atomic():
+                return Certificate.objects.create(number=number, **fields)
+        except IntegrityError:
+            if not Certificate.objects.filter(number=number).exists():
+                raise
+            log.warning("certificate number %s is taken by another format: drawing the next", number)
+    raise ValidationError(_("No free certificate number could be drawn: check the number format."))
 
 
 def _queue_pdf(certificate_id: int) -> None:
