@@ -63,7 +63,10 @@ def derive(std: Standard, g: dict, rest, prev_tp) -> dict:
     recoil = np.maximum(g["valley_level"] - rest, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = 60.0 / (g["t_peak"] - prev_tp)
-    has_rate = ~np.isnan(rate)
+    # No rate without a previous peak (NaN), nor from an interval that is not positive (two peaks at one
+    # instant: timestamps repeated by a device or a clock step), which would read as an infinite rate.
+    has_rate = np.isfinite(rate) & (rate > 0)
+    rate = np.where(has_rate, rate, np.nan)
     d1 = half_up(depth, 1)
     r1 = half_up(recoil, 1)
     q1 = half_up(np.where(has_rate, rate, 0.0), 0)

@@ -255,3 +255,16 @@ def test_ccf_and_pause_feedback_formats():
     raw_ccf = 1.0 - float(gaps[gaps > 2.0].sum()) / float(a["t_end"][-1] - a["t_start"][0])
     assert d["ccf"] == numbers.floor_to(raw_ccf, 3)            # a 0..1 fraction, rounded down
     assert numbers.percent(d["ccf"]) == numbers.percent(raw_ccf) == f"{math.floor(raw_ccf * 100)}%"
+
+
+def test_two_peaks_at_one_instant_give_no_rate_rather_than_an_infinite_one():
+    """Repeated timestamps (a device repeating a time, a clock step) must not make a rate of ∞ per minute:
+    that compression gets no rate, the others are judged as usual."""
+    std = load_standard("crc-first-aider-2024")
+    g = {"t_start": np.array([0.0, 0.4, 0.4]), "t_peak": np.array([0.2, 0.7, 0.7]),
+         "t_end": np.array([0.4, 0.9, 0.9]), "peak_level": np.array([55.0, 55.0, 55.0]),
+         "valley_level": np.array([0.0, 0.0, 0.0])}
+    c = derive(std, g, np.zeros(3), np.array([np.nan, 0.2, 0.7]))
+    assert c["has_rate"].tolist() == [False, True, False]
+    assert c["rate_cpm"][1] == pytest.approx(120.0) and np.isnan(c["rate_cpm"][2])
+    assert not c["rate_ok"][2] and np.isfinite(c["q"]).all()
