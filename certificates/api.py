@@ -6,6 +6,8 @@ Each state-changing operation is one function (validation, permission, transacti
 - Numbers (``certificates/numbering.py``): ``next_number`` (unique under concurrency).
 - Eligibility and issue (``certificates/issuing.py``, rules in its docstring): ``rule_for``, ``eligibility``,
   ``issue``, ``grant_exception``, ``start_class_issue``, ``run_issue_job``, ``auto_issue``, ``expiry_for``.
+- Lifecycle (``certificates/lifecycle.py``, rules in its docstring): ``revoke``, ``correct_name``,
+  ``renewal_check``, ``renew``, ``send_expiry_reminders``, ``mark_reminder_read``, ``visible_certificates``.
 - Keys and the QR payload (``certificates/signing.py``): ``active_payload_key``, ``rotate_payload_key``,
   ``public_jwks``, ``payload_for``, ``sign_payload``, ``verify_payload``, ``keys_from_jwks``, ``site_keys``.
 """
@@ -60,4 +62,7 @@ from .issuing import (  # noqa: E402,F401
 from .signing import (  # noqa: E402,F401
     PayloadError, active_payload_key, keys_from_jwks, parse_payload, payload_for, public_jwks, rotate_payload_key,
     sign_payload, site_keys, verify_payload,
+)
+from .lifecycle import (  # noqa: E402,F401
+    correct_name, mark_reminder_read, renew, renewal_check, revoke, send_expiry_reminders, visible_certificates,
 )

@@ -9,6 +9,7 @@ class CertificatesConfig(AppConfig):
     def ready(self):
         from exams.signals import practical_result_frozen
 
+        from . import dashboard  # noqa: F401  (registers the cards)
         from .issuing import on_practical_result
 
         practical_result_frozen.connect(on_practical_result, dispatch_uid="certificates.auto_issue")

@@ -141,8 +141,6 @@ def issue(actor, person, programme, *, training_class=None, source: str = Certif
           today: datetime.date | None = None, renews: Certificate | None = None) -> Certificate:
     """Issue ``person`` the certificate of ``programme`` (see the module docstring). Raises
     ``ValidationError`` with the reasons when not eligible, ``PermissionDenied`` when ``actor`` may not."""
-    from . import api
-
     today = today or timezone.localdate()
     training_class = training_class or _enrolment_class(person, programme)
     check = eligibility(person, programme, today=today)
@@ -171,21 +169,41 @@ def issue(actor, person, programme, *, training_class=None, source: str = Certif
             same = same.filter(exception=check.exception)
         if same.exists():
             raise ValidationError(_("A certificate has already been issued for this exam."))
-        certificate = _create_numbered(
-            lambda: api.next_number(division_code(region), today.year, rule.number_format),
-            holder=person, programme=programme, training_class=training_class, region=region,
-            issuer=issuer, title=rule.title, holder_name=person.real_name or person.display_name,
-            id_card_masked=person.id_card_masked, programme_name=programme.name,
-            class_hours=programme.required_class_hours, issuer_name=issuer.name,
-            instructor_names=_names(instructors)[:255], examiner_name=examiner.display_name if examiner else "",
-            issued_on=today, expires_on=expiry_for(today, rule.validity_years), theory_attempt=check.theory,
-            practical_result=practical, exception=check.exception, renews=renews, source=source,
-            issued_by=actor if actor is not None and actor.is_authenticated else None)
-        lms_api.record_audit(actor, "certificates.issue", certificate, after={
-            "number": certificate.number, "holder": person.pk, "programme": programme.code, "source": source,
-            "exception": check.exception.pk if check.exception else None,
-            "renews": renews.number if renews else None})
-        transaction.on_commit(lambda: _queue_pdf(certificate.pk))
+        certificate = _create_certificate(
+            actor, person, programme, title=rule.title, number_format=rule.number_format, region=region,
+            issuer=issuer, training_class=training_class, programme_name=programme.name,
+            class_hours=programme.required_class_hours, instructors=instructors, examiner=examiner, issued_on=today,
+            expires_on=expiry_for(today, rule.validity_years), theory=check.theory, practical=practical,
+            exception=check.exception, renews=renews, source=source)
+    return certificate
+
+
+def _create_certificate(actor, person, programme, *, title: str, number_format: str, region, issuer, training_class,
+                        programme_name: str, class_hours, instructors, examiner, issued_on: datetime.date,
+                        expires_on: datetime.date, theory, practical, exception, renews: Certificate | None,
+                        source: str, audit: dict | None = None) -> Certificate:
+    """The one way a certificate is made, after the caller's checks and inside its transaction (``issue``;
+    ``certificates.lifecycle.renew``): the number from ``region``'s sequence of ``issued_on``'s year, the
+    printed fields as printed today (the holder's name and masked ID-card number, ``programme_name``,
+    ``class_hours``, the instructors and the examiner), the audit record (``audit``: more to record), and the
+    PDF queued after the commit."""
+    from . import api
+
+    certificate = _create_numbered(
+        lambda: api.next_number(division_code(region), issued_on.year, number_format),
+        holder=person, programme=programme, training_class=training_class, region=region,
+        issuer=issuer, title=title, holder_name=person.real_name or person.display_name,
+        id_card_masked=person.id_card_masked, programme_name=programme_name,
+        class_hours=class_hours, issuer_name=issuer.name,
+        instructor_names=_names(instructors)[:255], examiner_name=examiner.display_name if examiner else "",
+        issued_on=issued_on, expires_on=expires_on, theory_attempt=theory,
+        practical_result=practical, exception=exception, renews=renews, source=source,
+        issued_by=actor if actor is not None and actor.is_authenticated else None)
+    lms_api.record_audit(actor, "certificates.issue", certificate, after={
+        "number": certificate.number, "holder": person.pk, "programme": programme.code, "source": source,
+        "exception": exception.pk if exception else None,
+        "renews": renews.number if renews else None, **(audit or {})})
+    transaction.on_commit(lambda: _queue_pdf(certificate.pk))
     return certificate
 
 

@@ -216,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     # Theory-exam attempts nobody came back to are submitted at their deadline (exams.attempts.close_expired).
     closer = subprocess.Popen([sys.executable, "manage.py", "close_exam_attempts", "--loop"], cwd=ROOT, env=server.env,
                               start_new_session=True)
-    helpers = {"db_worker": worker, "publish_scheduled_loop": scheduler, "close_exam_attempts": closer}
+    # Certificates' expiry reminders (app, e-mail, SMS) every hour (certificates.lifecycle.send_expiry_reminders).
+    reminders = subprocess.Popen([sys.executable, "manage.py", "send_expiry_reminders_loop"], cwd=ROOT, env=server.env,
+                                 start_new_session=True)
+    helpers = {"db_worker": worker, "publish_scheduled_loop": scheduler, "close_exam_attempts": closer,
+               "send_expiry_reminders_loop": reminders}
     stopping = []
     signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # where a browser here reaches it
