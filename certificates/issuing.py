@@ -232,14 +232,16 @@ def _queue_pdf(certificate_id: int) -> None:
 
 
 def grant_exception(actor, person, programme, *, waives: list[str], reason: str) -> EligibilityException:
-    """Put ``person`` on the allowlist of ``programme`` for the rules in ``waives`` (audited)."""
+    """Put ``person`` on the allowlist of ``programme`` (one that certifies, or a refresher that renews a
+    certificate) for the rules in ``waives`` (audited)."""
     reason = (reason or "").strip()
     errors = {}
     if not waives or not set(waives) <= set(EligibilityException.Waives.values):
         errors["waives"] = [_("Choose the rules to waive.")]
     if len(reason) < 4:
         errors["reason"] = [_("Give the reason for the exception.")]
-    if rule_for(programme) is None:
+    if rule_for(programme) is None and not CertificateRule.objects.filter(programme=programme,
+                                                                          renews__isnull=False).exists():
         errors["programme"] = [_("%(programme)s does not lead to a certificate.") % {"programme": programme.name}]
     if errors:
         raise ValidationError(errors)

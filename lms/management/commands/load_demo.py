@@ -27,6 +27,9 @@ class Command(BaseCommand):
         from exams import demo_practical
 
         demo_practical.load(self.stdout)  # the practical exam scheme, today's session, a signed and appealed sitting
+        from certificates import demo as certificates_demo
+
+        certificates_demo.load(self.stdout)  # certificate rules, 孙悦's certificate, a 2023 class's certificates
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
