@@ -37,3 +37,23 @@ def hit(scope: str, ident, *, window_s: int) -> int:
 
 def clear(scope: str, ident) -> None:
     cache.delete(_key(scope, ident))
+
+
+
+def hit_and_read(scope: str, ident, *, window_s: int, read_scope: str) -> tuple[int, int]:
+    """Count one hit of ``scope`` and read ``read_scope``'s count, for the same ``ident``: (hits including
+    this one, the other count). With Redis one round trip (a pipeline) instead of three: for limits checked
+    on every request of a public API."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return hit(scope, ident, window_s=window_s), used(read_scope, ident)
+    key = backend.make_key(_key(scope, ident))
+    pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+    pipe.get(backend.make_key(_key(read_scope, ident)))
+    pipe.set(key, 0, ex=window_s, nx=True)  # the window starts at the first hit, as in hit()
+    pipe.incr(key)
+    other, _created, hits = pipe.execute()
+    return int(hits), int(other or 0)

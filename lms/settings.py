@@ -424,3 +424,20 @@ LMS_PERSON_SOCKET_RECHECK_S = float(os.environ.get("LMS_PERSON_SOCKET_RECHECK_S"
 # Live messages a console may have unread before waveform updates are skipped; and how long it may stall.
 MANIKIN_CONSOLE_WINDOW = int(os.environ.get("MANIKIN_CONSOLE_WINDOW", "200"))
 MANIKIN_CONSOLE_STALL_S = float(os.environ.get("MANIKIN_CONSOLE_STALL_S", "60"))
+
+# Public certificate verification (certificates/views_verify.py, docs/verification.md), per client IP address:
+# single lookups a minute (pages, scans, API), not-found answers per window (past it every lookup from the
+# address waits: guessing numbers produces misses), bulk requests per window and numbers per request, the
+# largest upload. LMS_VERIFY_RATE_LIMITS=0 turns the limits off (benchmarks only). LMS_VERIFY_LOOKUP: how a
+# number is looked up: "prepared" (one query, prepared once per PostgreSQL connection), "sql", "values" or "orm"
+# (the benchmark's comparison; certificates/verification.py). Behind a pooler that drops session state
+# (pgbouncer in transaction mode) use "sql".
+LMS_VERIFY_RATE_LIMITS = _env_bool("LMS_VERIFY_RATE_LIMITS", True)
+LMS_VERIFY_LOOKUPS_PER_MINUTE = int(os.environ.get("LMS_VERIFY_LOOKUPS_PER_MINUTE", "60"))
+LMS_VERIFY_MISSES_LIMIT = int(os.environ.get("LMS_VERIFY_MISSES_LIMIT", "20"))
+LMS_VERIFY_MISSES_WINDOW_S = int(os.environ.get("LMS_VERIFY_MISSES_WINDOW_S", "600"))
+LMS_VERIFY_BULK_LIMIT = int(os.environ.get("LMS_VERIFY_BULK_LIMIT", "10"))
+LMS_VERIFY_BULK_WINDOW_S = int(os.environ.get("LMS_VERIFY_BULK_WINDOW_S", "600"))
+LMS_VERIFY_BULK_MAX_NUMBERS = int(os.environ.get("LMS_VERIFY_BULK_MAX_NUMBERS", "500"))
+LMS_VERIFY_BULK_MAX_BYTES = int(os.environ.get("LMS_VERIFY_BULK_MAX_BYTES", str(1024 * 1024)))
+LMS_VERIFY_LOOKUP = os.environ.get("LMS_VERIFY_LOOKUP", "prepared")
