@@ -485,6 +485,64 @@ MATRIX: dict[str, Http | Ws] = {
     "exams:practical_appeal_review": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
                                           post={"anonymous": LOGIN, "others": NOT_FOUND},
                                           objects={"appeal_id": "appeal"}, path="/exams/practical/appeals/0/"),
+    # ---- certificates: Open Badges (docs/open-badges.md). The public keys, the issuer's profile and the
+    # achievements are public (GET only; achievement "none" does not exist); a certificate's signed credential:
+    # its holder and the admins of its region (certificate 0 does not exist; tests/certificates/test_badges.py)
+    "certificates:jwks": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
+    "certificates:issuer_profile": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
+    "certificates:achievement": Http(get={"others": NOT_FOUND}, post={"others": NOT_ALLOWED},
+                                     objects={"code": "programme"}, path="/certificates/achievements/none"),
+    "certificates:certificate_badge": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                                           post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                           objects={"pk": "certificate"}, path="/certificates/0/badge.jwt"),
+    # ---- certificates: the staff pages (certificates.views_staff): system, region and organisation admins, each in
+    # their scope (organisation admins and the certificates themselves: tests/certificates/test_staff_pages.py);
+    # certificate and job 0 do not exist. The class page has the classes pages' scope; POST {} there is refused
+    # with its reason (the matrix's programme issues no certificate) and back to the page. The exception form:
+    # region and system admins (POST {}: the form again). The holder's page: anyone signed in, their own only.
+    "certificates:list": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                              post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "certificates:detail": Http(get={"anonymous": LOGIN, ADMINS: NOT_FOUND, "others": FORBIDDEN},
+                                post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                objects={"pk": "certificate"}, path="/certificates/0/"),
+    **{f"certificates:{name}": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                    post={"anonymous": LOGIN, ADMINS: NOT_FOUND, "others": FORBIDDEN},
+                                    objects={"pk": "certificate"}, path=f"/certificates/0/{action}/")
+       for name, action in (("revoke", "revoke"), ("correct_name", "correct-name"), ("renew", "renew"))},
+    "certificates:class_issue": Http(get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, NOT_FOUND), "system_admin": OK,
+                                          "others": FORBIDDEN},
+                                     post={"anonymous": LOGIN, REGION_ADMINS: scoped(REDIRECT, NOT_FOUND),
+                                           "system_admin": REDIRECT, "others": FORBIDDEN},
+                                     objects={"class_id": "class"}),
+    "certificates:job_status": Http(get={"anonymous": LOGIN, ADMINS: NOT_FOUND, "others": FORBIDDEN},
+                                    post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                    objects={"job_id": "job"}, path="/certificates/jobs/0/"),
+    "certificates:exception_new": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+    "certificates:mine": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "certificates:reminder_read": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                       post={"anonymous": LOGIN, "others": NOT_FOUND},
+                                       objects={"pk": "reminder"}, path="/my/certificates/reminders/0/read/"),
+    # ---- certificates: the PDFs (certificates.views_pdf; who gets a real one: tests/certificates/test_pdf.py).
+    # Certificate 0 does not exist; the world's classes have no certificates, so even their admins get 404.
+    "certificates:certificate_pdf": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                                         post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                         objects={"pk": "certificate"}, path="/certificates/0/pdf/"),
+    **{f"certificates:class_bundle_{kind}": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                                                 post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                                 objects={"class_id": "class"}) for kind in ("pdf", "zip")},
+    # ---- certificates: public verification (certificates.views_verify, docs/verification.md): no sign-in, the
+    # same for everyone. A number that is not well formed is answered 400 with the check digit's reason; a payload
+    # that is no payload gets the page's "damaged" answer; bulk POST {} and the XLSX without a prepared answer:
+    # 400 and 410 (tests/certificates/test_verification.py).
+    "certificates:verify": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
+    "certificates:verify_bulk": Http(get={"others": OK}),
+    "certificates:verify_bulk_xlsx": Http(get={"others": NOT_ALLOWED}, post={"others": "410"}),
+    "certificates:verify_scan": Http(get={"others": OK}, post={"others": NOT_ALLOWED},
+                                     path="/v/abc.def"),
+    "certificates:api_certificate": Http(get={"others": "400"}, post={"others": NOT_ALLOWED},
+                                         objects={"number": "number"}, path="/api/v1/certificates/123/"),
+    "certificates:api_verify_many": Http(get={"others": NOT_ALLOWED}, post={"others": "400"}),
+    "certificates:api_scan": Http(get={"others": NOT_ALLOWED}, post={"others": "400"}),
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     # only media/images/ and media/original_images/ (public illustrations), never a person's photo
