@@ -34,7 +34,7 @@ def test_a_trainee_who_passed_both_exams_is_issued_a_certificate_with_every_prin
     assert cert.expires_on == api.expiry_for(cert.issued_on, 3)
     assert cert.status() == Certificate.Status.VALID
     assert AuditLog.objects.filter(action="certificates.issue", object_id=str(cert.pk)).exists()
-    with pytest.raises(ValidationError, match="already"):
+    with pytest.raises(ValidationError, match=cert.number):  # "already issued: <number>"
         api.issue(site.admin, person, site.programme)
     assert Certificate.objects.filter(holder=person).count() == 1
 
@@ -47,7 +47,7 @@ def test_expiry_is_the_day_before_the_anniversary_and_29_february_rolls_to_28():
 def test_the_reasons_a_trainee_is_not_eligible_are_given_and_nothing_is_stored(certified):
     site = certified.site
     failed = api.eligibility(certified.failed, site.programme)
-    assert not failed.eligible and any("practical" in r for r in failed.reasons)
+    assert not failed.eligible and len(failed.reasons) == 1  # the practical exam only
     with pytest.raises(ValidationError):
         api.issue(site.admin, certified.failed, site.programme)
     Attempt.objects.filter(user=certified.not_sat).update(passed=False)

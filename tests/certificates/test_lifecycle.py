@@ -32,6 +32,15 @@ from tests.exams.practical_support import passed_theory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The assertions read the English messages (pages are asked for in English too)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
 TODAY = timezone.localdate()
 
 
@@ -172,6 +181,7 @@ def test_renewal_through_the_refresher_programme(world, django_capture_on_commit
         lifecycle.renew(world.other_admin, old)
     # renewed from the certificate's staff page, which offers it now
     admin = Client()
+    admin.cookies["django_language"] = "en"
     admin.force_login(world.admin)
     detail = reverse("certificates:detail", args=[old.pk])
     assert reverse("certificates:renew", args=[old.pk]) in admin.get(detail).content.decode()
@@ -257,6 +267,7 @@ def test_expiry_reminders_in_the_app_by_email_and_text_once_each(world, settings
 
     # in the app: on the holder's dashboard until read, and only theirs
     client = Client()
+    client.cookies["django_language"] = "en"
     client.force_login(world.holder)
     page = client.get(reverse("lms:dashboard")).content.decode()
     assert at_85.number in page and "my/certificates/" in page

@@ -15,9 +15,19 @@ from tests.certificates.support import certified, site  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """The assertions read the English messages (pages are asked for in English too)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
+    client.cookies["django_language"] = "en"
     return client
 
 
