@@ -537,7 +537,7 @@ MATRIX: dict[str, Http | Ws] = {
     "certificates:verify": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     "certificates:verify_bulk": Http(get={"others": OK}),
     "certificates:verify_bulk_xlsx": Http(get={"others": NOT_ALLOWED}, post={"others": "410"}),
-    "certificates:verify_scan": Http(get={"others": OK}, post={"others": NOT_ALLOWED},
+    "certificates:verify_scan": Http(get={"others": OK}, post={"others": NOT_ALLOWED}, objects={"payload": "payload"},
                                      path="/v/abc.def"),
     "certificates:api_certificate": Http(get={"others": "400"}, post={"others": NOT_ALLOWED},
                                          objects={"number": "number"}, path="/api/v1/certificates/123/"),
