@@ -49,6 +49,7 @@ import functools
 import hashlib
 import io
 import logging
+import math
 import re
 import threading
 import zipfile
@@ -191,6 +192,29 @@ def photo_jpeg(holder) -> bytes | None:
     return buf.getvalue()
 
 
+# The A4 page's geometry, for Printed.density (mm, measured in WeasyPrint's layout of the template): the
+# fields start 96.7 below the top of the frame (75.1 when compact); the statement after them takes 19.2
+# (12.2 when compact); the foot begins at 228, and 3 mm are kept clear above it.
+_ROOM = {"": 228 - 3 - 19.2 - 96.7, "compact": 228 - 3 - 12.2 - 75.1, "compact tight": 228 - 3 - 12.2 - 75.1}
+_PAD = {"": 2.1, "compact": 1.4, "compact tight": 1.0}
+_NORMAL = {"": (12.5, 1.448), "long": (10.5, 1.448), "verylong": (8, 1.4), "xl": (7, 1.35)}
+_TYPE = {  # density -> (value class -> (pt, line height)), (name class -> (pt, line height))
+    "": (_NORMAL, {"": (17, 1.437), "long": (13, 1.437), "verylong": (10, 1.437), "xl": (10, 1.437)}),
+    "compact": (_NORMAL, {"": (17, 1.437), "long": (13, 1.437), "verylong": (10, 1.437), "xl": (10, 1.437)}),
+    "compact tight": ({"": (10.5, 1.3), "long": (8.5, 1.3), "verylong": (7, 1.3), "xl": (6, 1.3)},
+                      {"": (14, 1.3), "long": (11, 1.3), "verylong": (9, 1.3), "xl": (9, 1.3)}),
+}
+_PT_MM = 25.4 / 72
+FIELD_WIDTH_MM = 112.6 - 29  # the value column of the A4 page's fields
+
+
+def _lines(text: str, pt: float, spacing_em: float = 0.0) -> int:
+    """Lines ``text`` takes in the value column at ``pt``: CJK characters one em wide, others taken as
+    0.62 em (Noto's digits and Latin letters are narrower), plus letter spacing."""
+    ems = sum(1.0 if ord(ch) >= 0x2E80 else 0.62 for ch in text) + spacing_em * len(text)
+    return max(1, math.ceil(ems * pt * _PT_MM / FIELD_WIDTH_MM))
+
+
 def _size_class(text: str, long: int = LONG, very_long: int = VERY_LONG, xl: int = XL) -> str:
     n = len(text or "")
     return "xl" if n > xl else "verylong" if n > very_long else "long" if n > long else ""
@@ -241,10 +265,30 @@ class Printed:
     def issuer_sign_class(self) -> str:  # the organisation's name above the date, at the foot of the A4 page
         return _size_class(self.issuer, 14, 18, 44)
 
+    def fields_height_mm(self, density: str = "") -> float:
+        """The height of the A4 page's list of fields, estimated from the values (how many lines each takes
+        at its type size; within a millimetre of WeasyPrint's layout for the cases measured)."""
+        rows = [(self.id_card or "—", ""), (self.programme, self.programme_class), (self.hours, ""),
+                (self.instructors or "—", self.instructors_class), (self.examiner or "—", self.examiner_class),
+                (self.issuer, self.issuer_class), (self.issued, ""), (self.expires, ""), (self.number, "")]
+        sizes, name_sizes = _TYPE[density]
+        pad = _PAD[density]
+        total = 0.0
+        for text, size_class in rows:
+            pt, line_height = sizes[size_class]
+            total += _lines(text, pt) * pt * _PT_MM * line_height + 2 * pad + 0.2
+        pt, line_height = name_sizes[self.name_class]
+        total += _lines(self.holder_name, pt, 0.15) * pt * _PT_MM * line_height + 2 * (pad if density else 0.6) + 0.2
+        return total
+
     @property
-    def compact(self) -> bool:
-        """Whether the A4 page needs less air for long values."""
-        return sum(max(len(v) - LONG, 0) for v in (self.programme, self.instructors, self.issuer)) > 40
+    def density(self) -> str:
+        """The A4 page's CSS class for its values: "" (most), "compact" (less air), "compact tight" (smaller
+        type too): the first whose fields end above the statement and the foot."""
+        for density, room in _ROOM.items():
+            if self.fields_height_mm(density) <= room:
+                return density
+        return "compact tight"
 
 
 def _holder(certificate):

@@ -101,6 +101,7 @@ def test_every_printed_field_is_on_the_page_and_the_signature_shows_it_unaltered
                            issuer_name="杭州市红十字会西湖区应急救护培训基地" * 7, instructor_names="王建国、" * 63,
                            examiner_name="欧阳司马诸葛上官慕容" * 6)
     assert len(_text(pdf.render_pdf(longest))) == 1 and len(_text(pdf.render_pdf(longest, "card"))) == 2
+    assert pdf.printed(cert).density == "" and pdf.printed(longest).density == "compact tight"  # less air, smaller type
     # Nothing is fetched: only the document's own images, data: URIs and the template folder.
     with pytest.raises(ValueError):
         pdf.local_fetcher().fetch("https://example.com/tracker.png")
