@@ -39,6 +39,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from lms.cells import NumberCell, cell_text
+
 from . import signing
 from .models import Certificate, CertificateRevision, CertificateRule
 from .numbering import NumberFormat, diagnose
@@ -623,7 +625,7 @@ def verify_many(lines, today: datetime.date | None = None, miss_budget: int | No
             rows.duplicates += 1
             continue
         seen.add(cleaned)
-        if isinstance(line, NumericCell) and len(cleaned) > 15:
+        if isinstance(line, NumberCell) and len(cleaned) > 15:
             numeric.add(cleaned)
         entries.append((text[:MAX_INPUT_CHARS * 2], cleaned))
     limit = max_bulk_numbers()
@@ -670,19 +672,6 @@ _HEADER_NAMES = {"证书编号", "证书号", "编号", "证号", "certificate n
                  "number", "no", "no."}
 
 
-class NumericCell(str):
-    """A workbook cell stored as a number, not as text: Excel keeps 15 significant digits of a number, so a
-    19-digit certificate number typed into a number cell has lost its last digits."""
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        return NumericCell(str(value).strip())
-    return str(value).strip()
 
 
 def numeric_cell_hint() -> str:
@@ -720,7 +709,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> list[list[str]]:
     try:
         out = []
         for values in wb.worksheets[0].iter_rows(max_col=10, values_only=True):
-            out.append([_cell_text(v) for v in values])
+            out.append([cell_text(v) for v in values])
             if len(out) > max_rows:
                 break
         return out

@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from lms import api as lms_api
 from lms import audit, protection
+from lms.cells import NumberCell, cell_text
 from lms.models import Organisation, Role, User
 
 from . import permissions
@@ -86,18 +87,6 @@ class Row:
 # ---------------------------------------------------------------- reading the file
 
 
-class NumberCell(str):
-    """A cell Excel stored as a number (an 18-digit ID-card number loses its last digits that way)."""
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        return NumberCell(str(value).strip())
-    return str(value).strip()
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
@@ -110,7 +99,7 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         out = []
         for values in wb.worksheets[0].iter_rows(values_only=True):
-            out.append([_cell(v) for v in values])
+            out.append([cell_text(v) for v in values])
             if len(out) > MAX_ROWS + 1 + 1000:  # enough to say "too many rows" without reading a huge sheet
                 break
         return out
