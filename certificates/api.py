@@ -7,7 +7,8 @@ Each state-changing operation is one function (validation, permission, transacti
 - Eligibility and issue (``certificates/issuing.py``, rules in its docstring): ``rule_for``, ``eligibility``,
   ``issue``, ``grant_exception``, ``start_class_issue``, ``run_issue_job``, ``auto_issue``, ``expiry_for``.
 - Lifecycle (``certificates/lifecycle.py``, rules in its docstring): ``revoke``, ``correct_name``,
-  ``renewal_check``, ``renew``, ``send_expiry_reminders``, ``mark_reminder_read``, ``visible_certificates``.
+  ``renewal_check``, ``renew``, ``send_expiry_reminders``, ``mark_reminder_read``, ``visible_certificates``,
+  ``current_certificates``.
 - Keys and the QR payload (``certificates/signing.py``): ``active_payload_key``, ``rotate_payload_key``,
   ``public_jwks``, ``payload_for``, ``sign_payload``, ``verify_payload``, ``keys_from_jwks``, ``site_keys``.
 """
@@ -64,5 +65,6 @@ from .signing import (  # noqa: E402,F401
     sign_payload, site_keys, verify_payload,
 )
 from .lifecycle import (  # noqa: E402,F401
-    correct_name, mark_reminder_read, renew, renewal_check, revoke, send_expiry_reminders, visible_certificates,
+    correct_name, current_certificates, mark_reminder_read, renew, renewal_check, revoke, send_expiry_reminders,
+    visible_certificates,
 )

@@ -569,3 +569,14 @@ def mark_reminder_read(actor, reminder: Reminder) -> Reminder:
                              object_repr=f"{reminder.certificate.number} · {reminder.days_before}",
                              after={"read_at": now.isoformat()})
     return reminder
+
+
+def current_certificates(person_ids, programme_ids, *, today: datetime.date | None = None) -> dict:
+    """For the instructors app: each (person id, programme id)'s current certificate (not revoked, not
+    expired on ``today``) with the latest expiry, in one query; missing pairs hold none."""
+    today = today or timezone.localdate()
+    out: dict[tuple[int, int], Certificate] = {}
+    for c in (Certificate.objects.filter(holder_id__in=list(person_ids), programme_id__in=list(programme_ids))
+              .current(today).order_by("expires_on", "pk")):
+        out[(c.holder_id, c.programme_id)] = c  # later expiry wins
+    return out

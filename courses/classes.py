@@ -50,6 +50,13 @@ def _validate(actor, c: TrainingClass, instructors) -> None:
     allowed = set(permissions.instructors_in_scope(actor).values_list("pk", flat=True))
     if any(i.pk not in allowed for i in instructors):
         errors["instructors"] = [_("Choose instructors of your region or organisation.")]
+    elif instructors and c.programme_id is not None and "programme" not in errors:
+        # Only instructors in good standing whose tier may teach the programme (instructors.standing).
+        from instructors import api as instructors_api
+
+        refused = instructors_api.refusals(instructors, c.programme, instructors_api.TEACH)
+        if refused:
+            errors["instructors"] = [reason for reasons in refused.values() for reason in reasons]
     if errors:
         raise ValidationError(errors)
 

@@ -31,6 +31,7 @@ from .attempts import (  # noqa: F401
 from .analytics import (  # noqa: F401
     can_view_analytics, item_statistics, item_statistics_xlsx, pass_rates, pass_rates_xlsx,
 )
+from .outcomes import Outcome, outcomes  # noqa: F401,E402
 from .practical import (  # noqa: F401,E402
     assign_examiner, assign_reviewer, book, booking_refusal, cancel_booking, check_in, current_scheme, decide_appeal,
     draft, draw_examiners, draw_from, examiner_conflicts, file_appeal, mark_absent, plan_session, record_checklist,

@@ -50,6 +50,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from courses import api as courses_api
+from instructors import api as instructors_api
 from lms import api as lms_api
 from lms.models import Organisation, Role, User
 from manikin import api as manikin_api
@@ -269,8 +270,10 @@ def examiner_pool(session: PracticalSession) -> tuple[list[int], list[dict[str, 
                                       region__path__startswith=city.path)
                   .exclude(pk__in=session.session_examiners.values("examiner_id")).distinct().order_by("pk"))
     pool, excluded = [], []
+    candidates = list(candidates)
+    refused = instructors_api.refusals(candidates, session.programme, instructors_api.EXAMINE)
     for examiner in candidates:
-        reasons = _conflicts_with_candidates(examiner, session)
+        reasons = refused.get(examiner.pk, []) + _conflicts_with_candidates(examiner, session)
         if reasons:
             excluded.append({"examiner": examiner.pk, "reason": " ".join(reasons)})
         else:
@@ -308,6 +311,9 @@ def assign_examiner(actor, session: PracticalSession, examiner: User) -> Session
     _require_planner(actor, session.room)
     if not is_examiner(examiner):
         raise ValidationError({"examiner": [_("%(name)s is not an examiner.") % {"name": examiner.display_name}]})
+    refused = instructors_api.refusals([examiner], session.programme, instructors_api.EXAMINE)
+    if refused:
+        raise ValidationError({"examiner": refused[examiner.pk]})
     reasons = _conflicts_with_candidates(examiner, session)
     if reasons:
         raise PermissionDenied(_("%(name)s may not examine this session (考培分离): %(why)s")

@@ -124,6 +124,8 @@ INSTALLED_APPS = [
     "exams",
     "manikin",
     "certificates",
+    "instructors",
+    "inspections",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",

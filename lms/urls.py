@@ -16,6 +16,12 @@ urlpatterns = [
     # Certificates: public verification (/verify/, the QR's /v/<payload>, /api/v1/certificates/…), staff
     # pages (/certificates/…), the issuer profile and public keys.
     path("", include("certificates.urls", namespace="certificates")),
+    # Instructors: profiles, teaching records, feedback, the annual assessment (/instructors/…, /my/teaching/…).
+    path("", include("instructors.urls", namespace="instructors")),
+    # Studios (名师工作室): public pages (/studios/…) and their management.
+    path("", include("instructors.urls_studios", namespace="studios")),
+    # Unannounced inspections (飞行检查): plans, the inspector's phone checklist, findings and follow-ups.
+    path("inspections/", include("inspections.urls", namespace="inspections")),
     # Course search and the course illustrations (media/images/ only) before Wagtail's page tree.
     path("", include("content.urls", namespace="content")),
     # Wagtail's page tree last: it serves the home page and everything under it.

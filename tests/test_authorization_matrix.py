@@ -543,6 +543,9 @@ MATRIX: dict[str, Http | Ws] = {
                                          objects={"number": "number"}, path="/api/v1/certificates/123/"),
     "certificates:api_verify_many": Http(get={"others": NOT_ALLOWED}, post={"others": "400"}),
     "certificates:api_scan": Http(get={"others": NOT_ALLOWED}, post={"others": "400"}),
+    # ---- instructors: profiles, teaching records, feedback, assessment (instructors.urls)
+    # ---- studios: public pages and management (instructors.urls_studios)
+    # ---- inspections (inspections.urls)
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     # only media/images/ and media/original_images/ (public illustrations), never a person's photo
