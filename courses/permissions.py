@@ -20,9 +20,9 @@ from lms.models import Organisation, Role, User
 
 from .models import TrainingClass
 
-# Organisations that may run a class (an exam site examines, a studio belongs to an instructor).
+# Organisations that may run a class (an exam site examines; a studio's classes are those held at it).
 CLASS_RUNNING_KINDS = (Organisation.Kind.TRAINING_BASE, Organisation.Kind.SCHOOL, Organisation.Kind.EMPLOYER,
-                       Organisation.Kind.RED_CROSS)
+                       Organisation.Kind.RED_CROSS, Organisation.Kind.STUDIO)
 
 
 def administered_organisations(user) -> list[int]:

@@ -40,7 +40,7 @@ def _photo(colour) -> SimpleUploadedFile:
     return SimpleUploadedFile("demo.jpg", buf.getvalue(), content_type="image/jpeg")
 
 
-def _stream_cpr(examiner, booking, seconds: float = 110.0) -> None:
+def _stream_cpr(examiner, booking, seconds: float = 110.0, profile: str = "good", seed: int = 2026) -> None:
     """The candidate's CPR item: started on their station's manikin, a simulated good run sent as the
     bridge's sample frames (``manikin.api.ingest_frames``), stopped and scored."""
     from manikin import api as manikin_api
@@ -51,7 +51,7 @@ def _stream_cpr(examiner, booking, seconds: float = 110.0) -> None:
     rec = manikin_api.start_recording(examiner, manikin, trainee=booking.candidate)
     Recording.objects.filter(pk=rec.pk).update(started_at=timezone.now() - datetime.timedelta(seconds=seconds + 5))
     rec.refresh_from_db()
-    trace = simulate("good", duration_s=seconds, seed=2026)
+    trace = simulate(profile, duration_s=seconds, seed=seed)
     t0 = time.time() - seconds - 2
     bridge = f"demo-practical-{uuid.uuid4().hex[:8]}"
     messages = []

@@ -107,6 +107,8 @@ class Inspection(models.Model):
                                   related_name="inspections", verbose_name=_("inspector"))
     checklist = models.ForeignKey(Checklist, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
+    # The day the visit is planned for (secret like the rest): the inspector may start it on or after it.
+    scheduled_on = models.DateField(_("planned for"), null=True, blank=True)
     # When the visit happened: set when the inspector opens the checklist on site. Before it the
     # inspection is secret from everyone but its planners and its inspector.
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -130,6 +132,20 @@ class Inspection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.training_class} · {self.get_status_display()}"
+
+
+class ChecklistChange(models.Model):
+    """A change of the checklist the phone sent and the server applied, by the phone's id: a repeat is a no-op."""
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="changes")
+    client_id = models.UUIDField()
+    body = models.JSONField(default=dict)  # what was applied (answers, attendance, manikins, notes)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    applied_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["applied_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["inspection", "client_id"], name="uniq_checklist_change")]
 
 
 def photo_path(instance, filename: str) -> str:
@@ -180,6 +196,8 @@ class Finding(models.Model):
     description = models.TextField(_("description"), max_length=2000)
     deadline = models.DateField(_("rectify by"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

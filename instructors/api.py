@@ -12,6 +12,10 @@ Each state-changing operation is one function (validation, permission, transacti
   ``class_feedback_summary``.
 - Annual assessment (``instructors/assessment.py``): ``run_assessment``, ``decide``, ``evaluate``,
   ``rule_for``, ``profiles_in_scope``, ``assessments_visible``, ``can_assess``, ``region_of``.
+- Studios (``instructors/studios.py``, who may do what in its docstring): ``create_studio``, ``update_studio``,
+  ``add_member``, ``remove_member``, ``set_head``, ``add_showcase``, ``remove_showcase``, ``reorder_showcase``,
+  ``publish_studio``, ``unpublish_studio``; reading: ``public_studios``, ``managed_studios``, ``studio_figures``,
+  ``studio_organisation_ids`` (the studios a person heads or belongs to).
 """
 
 from __future__ import annotations
@@ -23,3 +27,8 @@ from .feedback import class_feedback_summary, feedback_refusal, submit_feedback 
 from .profiles import change_tier, register, reinstate, suspend  # noqa: F401
 from .record import Figures, floor_pct, organisation_figures, records  # noqa: F401
 from .standing import EXAMINE, TEACH, qualification_of, refusals, standing  # noqa: F401
+from .studios import (  # noqa: F401
+    add_member, add_showcase, create_studio, managed_studios, public_studios, publish_studio, remove_member,
+    remove_showcase, reorder_showcase, set_head, studio_figures, studio_organisation_ids, unpublish_studio,
+    update_studio,
+)

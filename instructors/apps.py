@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class InstructorsConfig(AppConfig):
     name = "instructors"
     verbose_name = _("Instructors")
+
+    def ready(self):
+        from . import dashboard  # noqa: F401  (registers the cards)

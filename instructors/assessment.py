@@ -67,7 +67,9 @@ def profiles_in_scope(actor):
 
 
 def _years_in_tier(profile: InstructorProfile, on: datetime.date) -> int:
-    change = profile.changes.exclude(from_tier=profile.tier).filter(to_tier=profile.tier).order_by("-changed_at").first()
+    # The last change into the tier from another one (a registration has no tier before it: instructor_since).
+    change = (profile.changes.exclude(from_tier__isnull=True).exclude(from_tier=profile.tier)
+              .filter(to_tier=profile.tier).order_by("-changed_at").first())
     since = timezone.localdate(change.changed_at) if change else profile.instructor_since
     return (on - since).days // 365
 

@@ -59,6 +59,7 @@ from lms import api as lms_api
 from lms.models import Organisation, Region, Role
 from lms.routing import application
 from manikin import api
+from tests.instructors.support import in_good_standing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -232,6 +233,7 @@ def _practical_exams(people, places, programme) -> None:
         session = practical.plan_session(people["system_admin"], programme=programme, room=room,
                                          date=timezone.localdate(), starts_at=datetime.time(9), slots=2)
         if place == SCOPE["examiner"].place_in:
+            in_good_standing(people["examiner"], programmes=[programme])
             practical.assign_examiner(people["system_admin"], session, people["examiner"])
         trainee = people[PLACES[place][2]]
         Attempt.objects.create(user=trainee, blueprint=blueprint, number=1, status=Attempt.Status.SUBMITTED,
@@ -544,7 +546,50 @@ MATRIX: dict[str, Http | Ws] = {
     "certificates:api_verify_many": Http(get={"others": NOT_ALLOWED}, post={"others": "400"}),
     "certificates:api_scan": Http(get={"others": NOT_ALLOWED}, post={"others": "400"}),
     # ---- instructors: profiles, teaching records, feedback, assessment (instructors.urls)
+    # The list, registration and the annual assessment: region admins (their subtree) and system admins; POST {}
+    # to register: the list again with the form's errors; running 2024 without a rule: refused with its reason and
+    # back to the page. Profile, assessment and enrolment 0 do not exist (who sees a real one, and 404 outside the
+    # region: tests/instructors/test_instructor_pages.py). "My teaching": people with a profile (the examiner) or
+    # the instructor role.
+    "instructors:list": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "instructors:register": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                 post={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+    "instructors:detail": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                               post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                               objects={"pk": "profile"}, path="/instructors/0/"),
+    **{f"instructors:{name}": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                   post={"anonymous": LOGIN, "others": NOT_FOUND},
+                                   objects={"pk": "profile"}, path=f"/instructors/0/{action}/")
+       for name, action in (("suspend", "suspend"), ("reinstate", "reinstate"), ("change_tier", "tier"))},
+    "instructors:assessment": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                                   post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "instructors:assessment_year": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                                        post={"anonymous": LOGIN, ADMINS: REDIRECT, "others": FORBIDDEN},
+                                        objects={"year": "year"}, path="/instructors/assessment/2024/"),
+    "instructors:assessment_export": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                                          post={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                          objects={"year": "year"}, path="/instructors/assessment/2024/export.xlsx"),
+    "instructors:assessment_item": Http(get={"anonymous": LOGIN, ADMINS: NOT_FOUND, "others": FORBIDDEN},
+                                        objects={"pk": "assessment"}, path="/instructors/assessment/item/0/"),
+    "instructors:mine": Http(get={"anonymous": LOGIN, ("instructor", "examiner"): OK, "others": FORBIDDEN},
+                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "instructors:feedback": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                                 objects={"enrolment_id": "enrolment"}, path="/my/classes/0/feedback/"),
     # ---- studios: public pages and management (instructors.urls_studios)
+    # Public (GET only): the list and a studio's page (studio "none" does not exist). Management: region and
+    # system admins and studio heads (nobody in the world heads one: others 403); a studio outside the actor's
+    # scope, like "none", 404; opening one: region and system admins (POST {}: the form again with its errors).
+    # The rules inside: tests/instructors/test_studios.py.
+    "studios:list": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
+    "studios:detail": Http(get={"others": NOT_FOUND}, post={"others": NOT_ALLOWED}, objects={"slug": "studio"},
+                           path="/studios/none/"),
+    "studios:manage_list": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                                post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "studios:manage_new": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+    **{f"studios:{name}": Http(get={"anonymous": LOGIN, ADMINS: NOT_FOUND, "others": FORBIDDEN},
+                               objects={"slug": "studio"}, path=f"/studios/manage/none/{tail}")
+       for name, tail in (("manage_edit", ""), ("manage_members", "members/"), ("manage_showcase", "showcase/"))},
     # ---- inspections (inspections.urls)
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),

@@ -17,6 +17,7 @@ from courses.roster import import_roster
 from lms import api as lms_api
 from lms import protection
 from lms.models import AuditLog, Organisation, Role, User
+from tests.instructors.support import in_good_standing
 
 HEADER = ["姓名", "身份证号", "手机号", "单位"]
 
@@ -333,6 +334,7 @@ def test_an_organisation_admin_opens_a_class_at_their_organisation_only(org_admi
                                                                          make_person):
     instructor = make_person(regions["xihu"], roles=(Role.INSTRUCTOR,))
     far_instructor = make_person(regions["beilun"], roles=(Role.INSTRUCTOR,))
+    in_good_standing(instructor, far_instructor, programmes=[programme])
     client = Client()
     client.force_login(org_admin)
     data = {"name": "高二救护员班", "programme": programme.pk, "training_base": orgs["school"].pk,

@@ -23,6 +23,7 @@ from manikin import api as manikin_api
 from manikin.models import Manikin, Recording, Room
 from manikin.simulator import simulate
 from tests.courses.study_support import make_class, make_programme
+from tests.instructors.support import in_good_standing
 
 ADDRESSES = ["F0:0D:00:00:01:01", "F0:0D:00:00:01:02"]
 STANDARD = FIRST_AIDER["cpr_standard_id"]
@@ -90,6 +91,8 @@ def site(regions, make_person) -> Site:
 
     cls = make_class(programme, base, name="救护员一班")
     cls.instructors.add(taught)
+    # Examiners are instructors in good standing whose tier examines the programme (instructors.standing).
+    in_good_standing(examiner, examiner2, taught, studio_member, colleague, programmes=[programme])
     studio_cls = make_class(programme, studio, name="工作室班")
     people = {}
     for username, name, klass, org in [("kaosheng1", "张考生", cls, None), ("kaosheng2", "孙考生", cls, None),

@@ -24,12 +24,16 @@ class Command(BaseCommand):
         from exams import demo_analytics
 
         demo_analytics.load(self.stdout)  # two demo classes' exam history for the analytics pages
+        from instructors import demo as instructors_demo
+
+        instructors_demo.load_standing(self.stdout)  # tiers, instructor profiles and their 救护师资证
         from exams import demo_practical
 
         demo_practical.load(self.stdout)  # the practical exam scheme, today's session, a signed and appealed sitting
         from certificates import demo as certificates_demo
 
         certificates_demo.load(self.stdout)  # certificate rules, 孙悦's certificate, a 2023 class's certificates
+        instructors_demo.load_history(self.stdout)  # this year's teaching, scored sittings, assessment proposals
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
