@@ -39,9 +39,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-setup: system-packages $(VENV)/.installed
+# Translations and static files are rebuilt only when their sources changed (stamps in var/), so that two
+# `make test` runs can start side by side (.ci/run) without writing the same files at once.
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
+STATIC_SOURCES := $(shell find lms content courses exams manikin certificates instructors inspections \
+                    -path '*/static/*' -type f 2>/dev/null)
+
+var/.messages: $(PO_FILES) $(VENV)/.installed
 	$(PY) manage.py compilemessages -v 0 --ignore=.venv
+	@mkdir -p var && touch $@
+
+var/.static: $(STATIC_SOURCES) $(VENV)/.installed
 	$(PY) manage.py collectstatic --noinput -v 0
+	@mkdir -p var && touch $@
+
+setup: system-packages $(VENV)/.installed var/.messages var/.static
 
 clean-demo:
 	rm -rf var/db.sqlite3* var/media

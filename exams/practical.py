@@ -486,9 +486,13 @@ def can_view_booking(actor, booking: Booking) -> bool:
 # ------------------------------------------------------------------ on the day
 
 def _require_examiner_of(actor, booking: Booking) -> None:
-    """``actor`` examines ``booking`` now: an examiner of its session, without a 考培分离 conflict."""
+    """``actor`` examines ``booking`` now: an examiner of its session, still in good standing (a suspension or
+    an expired qualification since the assignment stops them), without a 考培分离 conflict."""
     if not booking.session.session_examiners.filter(examiner=actor).exists():
         raise PermissionDenied(_("Only the examiners of this session can do this."))
+    refused = instructors_api.refusals([actor], booking.session.programme, instructors_api.EXAMINE)
+    if refused:
+        raise PermissionDenied(" ".join(refused[actor.pk]))
     _refuse_conflict(actor, booking.candidate)
 
 

@@ -95,7 +95,8 @@ def evaluate(profile: InstructorProfile, rule: AssessmentRule, year: int, figure
     qualification = profile.tier.qualification
     if qualification is not None:
         c.append(_criterion("qualification", _("Qualification certificate current"),
-                            certificate.expires_on.isoformat() if certificate else None, None,
+                            (_("valid until %(day)s") % {"day": certificate.expires_on.isoformat()}) if certificate
+                            else _("expired or never issued"), None,
                             certificate is not None, SUSPEND))
     c.append(_criterion("critical_findings", _("Critical inspection findings"), findings.get("critical", 0), 0,
                         findings.get("critical", 0) == 0, SUSPEND))
@@ -106,6 +107,9 @@ def evaluate(profile: InstructorProfile, rule: AssessmentRule, year: int, figure
                         None if rate is None else rate >= rule.pass_rate_min_pct, DEMOTE))
     enough = figures.feedback_n >= rule.min_feedback_responses
     fb = figures.feedback_mean
+    if fb is not None and not enough:  # shown, not judged: too few answers
+        fb = _("%(mean)s (%(n)s answers, %(needed)s needed)") % {"mean": fb, "n": figures.feedback_n,
+                                                               "needed": rule.min_feedback_responses}
     c.append(_criterion("feedback", _("Trainees' feedback (1–5)"), fb, rule.min_feedback,
                         (fb >= rule.min_feedback) if (enough and fb is not None) else None, DEMOTE))
     c.append(_criterion("major_findings", _("Major inspection findings"), findings.get("major", 0),
@@ -121,7 +125,7 @@ def evaluate(profile: InstructorProfile, rule: AssessmentRule, year: int, figure
         _criterion("promote_hours", _("Class hours for promotion"), figures.hours, rule.promote_min_hours,
                    figures.hours >= rule.promote_min_hours, PROMOTE),
         _criterion("promote_feedback", _("Feedback for promotion (1–5)"), fb, rule.promote_min_feedback,
-                   enough and fb is not None and fb >= rule.promote_min_feedback, PROMOTE),
+                   enough and fb is not None and figures.feedback_mean >= rule.promote_min_feedback, PROMOTE),
         _criterion("promote_cpr", _("Trainees' CPR quality for promotion (%)"), cpr, rule.promote_min_cpr_pct,
                    cpr is not None and cpr >= rule.promote_min_cpr_pct, PROMOTE),
         _criterion("credible_pass_rate", _("Pass rate credible (at most, %)"), rate, rule.pass_rate_max_pct,
