@@ -114,6 +114,7 @@ def _organisations_of(user: User) -> dict[int, Organisation]:
     ids = set(user.role_assignments.exclude(organisation=None).values_list("organisation_id", flat=True))
     if user.organisation_id:
         ids.add(user.organisation_id)
+    ids |= instructors_api.studio_organisation_ids(user)  # a studio's head and members: its classes are theirs
     return {o.pk: o for o in Organisation.objects.filter(pk__in=ids)}
 
 

@@ -14,7 +14,8 @@ from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
 # The apps whose exception messages are written for the people using the product.
-PRODUCT_MODULES = ("lms.", "content.", "courses.", "exams.", "manikin.", "certificates.")
+PRODUCT_MODULES = ("lms.", "content.", "courses.", "exams.", "manikin.", "certificates.", "instructors.",
+                   "inspections.")
 
 
 def reason_for(exception) -> str:

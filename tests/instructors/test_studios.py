@@ -103,6 +103,21 @@ def test_a_studio_runs_classes_at_its_organisation(studio, people, programme):
     assert total == 1 and classes[0].name == "工作室救护员班"
 
 
+def test_a_studio_member_may_not_examine_the_studios_trainees(studio, people, programme):
+    """考培分离 through a studio membership: the member works elsewhere, the studio's classes are theirs."""
+    from exams.practical import examiner_conflicts
+
+    today = timezone.localdate()
+    c = course_classes.create_class(people["county_admin"], instructors=[people["head"]], programme=programme,
+                                    name="工作室救护员班", training_base=studio.organisation,
+                                    starts_on=today, ends_on=today + timedelta(days=2), capacity=30)
+    Enrolment.objects.create(user=people["trainee"], training_class=c, source=Enrolment.Source.ADMIN)
+    assert examiner_conflicts(people["member"], people["trainee"]) == []
+    api.add_member(people["county_admin"], studio, people["member"])
+    reasons = examiner_conflicts(people["member"], people["trainee"])
+    assert len(reasons) == 1 and "王芳名师工作室" in reasons[0]
+
+
 @pytest.mark.parametrize("actor", ["shangcheng_admin", "head", "trainee"])
 def test_only_the_admins_of_the_region_open_a_studio_there(people, regions, actor):
     before = _counts()

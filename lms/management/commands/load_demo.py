@@ -34,6 +34,9 @@ class Command(BaseCommand):
 
         certificates_demo.load(self.stdout)  # certificate rules, 孙悦's certificate, a 2023 class's certificates
         instructors_demo.load_history(self.stdout)  # this year's teaching, scored sittings, assessment proposals
+        from instructors import demo_studios
+
+        demo_studios.load(self.stdout)  # two studios (名师工作室) with members, a class each, a showcase course
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
