@@ -83,85 +83,64 @@ def _refresher_done(profile: InstructorProfile, rule: AssessmentRule, year: int)
         status=Enrolment.Status.WITHDRAWN).exclude(training_class__status="cancelled").exists()
 
 
-def _criterion(code: str, label: str, value, threshold, ok: bool | None, effect: str) -> dict:
-    return {"code": code, "label": label, "value": None if value is None else str(value),
-            "threshold": None if threshold is None else str(threshold), "ok": ok, "effect": effect}
+def _criterion(code: str, value, threshold, ok: bool | None, effect: str, **extra) -> dict:
+    """One criterion as stored: raw values (rendered in the reader's language by ``instructors.presentation``)."""
+    return {"code": code, "value": None if value is None else str(value),
+            "threshold": None if threshold is None else str(threshold), "ok": ok, "effect": effect, **extra}
 
 
 def evaluate(profile: InstructorProfile, rule: AssessmentRule, year: int, figures: record_mod.Figures,
              findings: dict, certificate, *, today: datetime.date) -> tuple[str, list[dict], list[str]]:
-    """(proposal, criteria, reasons) for one instructor: the rules of the module docstring."""
+    """(proposal, criteria, reason codes) for one instructor: the rules of the module docstring. The reason
+    codes are criterion codes, or ``first_tier``, ``all_promotion_criteria``, ``not_yet_promoted``."""
     c: list[dict] = []
-    qualification = profile.tier.qualification
-    if qualification is not None:
-        c.append(_criterion("qualification", _("Qualification certificate current"),
-                            (_("valid until %(day)s") % {"day": certificate.expires_on.isoformat()}) if certificate
-                            else _("expired or never issued"), None,
+    if profile.tier.qualification_id is not None:
+        c.append(_criterion("qualification", certificate.expires_on.isoformat() if certificate else None, None,
                             certificate is not None, SUSPEND))
-    c.append(_criterion("critical_findings", _("Critical inspection findings"), findings.get("critical", 0), 0,
-                        findings.get("critical", 0) == 0, SUSPEND))
-    c.append(_criterion("hours", _("Class hours taught"), figures.hours, rule.min_hours,
-                        figures.hours >= rule.min_hours, DEMOTE))
+    critical, major = findings.get("critical", 0), findings.get("major", 0)
+    c.append(_criterion("critical_findings", critical, 0, critical == 0, SUSPEND))
+    c.append(_criterion("hours", figures.hours, rule.min_hours, figures.hours >= rule.min_hours, DEMOTE))
     rate = figures.practical_pass_pct
-    c.append(_criterion("pass_rate", _("Practical-exam pass rate (%)"), rate, rule.pass_rate_min_pct,
+    c.append(_criterion("pass_rate", rate, rule.pass_rate_min_pct,
                         None if rate is None else rate >= rule.pass_rate_min_pct, DEMOTE))
     enough = figures.feedback_n >= rule.min_feedback_responses
     fb = figures.feedback_mean
-    if fb is not None and not enough:  # shown, not judged: too few answers
-        fb = _("%(mean)s (%(n)s answers, %(needed)s needed)") % {"mean": fb, "n": figures.feedback_n,
-                                                               "needed": rule.min_feedback_responses}
-    c.append(_criterion("feedback", _("Trainees' feedback (1–5)"), fb, rule.min_feedback,
-                        (fb >= rule.min_feedback) if (enough and fb is not None) else None, DEMOTE))
-    c.append(_criterion("major_findings", _("Major inspection findings"), findings.get("major", 0),
-                        rule.max_major_findings, findings.get("major", 0) <= rule.max_major_findings, DEMOTE))
+    answers = {"answers": figures.feedback_n, "needed": rule.min_feedback_responses}
+    c.append(_criterion("feedback", fb, rule.min_feedback,
+                        (fb >= rule.min_feedback) if (enough and fb is not None) else None, DEMOTE, **answers))
+    c.append(_criterion("major_findings", major, rule.max_major_findings, major <= rule.max_major_findings, DEMOTE))
     if rule.refresher_id:
         done = _refresher_done(profile, rule, year)
-        c.append(_criterion("refresher", _("Refresher attended: %(programme)s") % {"programme": rule.refresher.name},
-                            _("yes") if done else _("no"), None, done, DEMOTE))
+        c.append(_criterion("refresher", None, None, done, DEMOTE, programme=rule.refresher.name))
     higher = Tier.objects.filter(is_active=True, rank__gt=profile.tier.rank).order_by("rank").first()
     cpr = figures.cpr_mean_pct
     years = _years_in_tier(profile, today)
     c += [
-        _criterion("promote_hours", _("Class hours for promotion"), figures.hours, rule.promote_min_hours,
-                   figures.hours >= rule.promote_min_hours, PROMOTE),
-        _criterion("promote_feedback", _("Feedback for promotion (1–5)"), fb, rule.promote_min_feedback,
-                   enough and fb is not None and figures.feedback_mean >= rule.promote_min_feedback, PROMOTE),
-        _criterion("promote_cpr", _("Trainees' CPR quality for promotion (%)"), cpr, rule.promote_min_cpr_pct,
-                   cpr is not None and cpr >= rule.promote_min_cpr_pct, PROMOTE),
-        _criterion("credible_pass_rate", _("Pass rate credible (at most, %)"), rate, rule.pass_rate_max_pct,
-                   rate is not None and rate <= rule.pass_rate_max_pct, PROMOTE),
-        _criterion("promote_no_major", _("No major finding"), findings.get("major", 0), 0,
-                   findings.get("major", 0) == 0, PROMOTE),
-        _criterion("promote_years", _("Years in the tier"), years, rule.promote_min_years,
-                   years >= rule.promote_min_years, PROMOTE),
-        _criterion("higher_tier", _("A higher tier exists"), higher.name if higher else None, None,
-                   higher is not None, PROMOTE),
+        _criterion("promote_hours", figures.hours, rule.promote_min_hours, figures.hours >= rule.promote_min_hours,
+                   PROMOTE),
+        _criterion("promote_feedback", fb, rule.promote_min_feedback,
+                   enough and fb is not None and fb >= rule.promote_min_feedback, PROMOTE, **answers),
+        _criterion("promote_cpr", cpr, rule.promote_min_cpr_pct, cpr is not None and cpr >= rule.promote_min_cpr_pct,
+                   PROMOTE),
+        _criterion("credible_pass_rate", rate, rule.pass_rate_max_pct, rate is not None and rate <= rule.pass_rate_max_pct,
+                   PROMOTE),
+        _criterion("promote_no_major", major, 0, major == 0, PROMOTE),
+        _criterion("promote_years", years, rule.promote_min_years, years >= rule.promote_min_years, PROMOTE),
+        _criterion("higher_tier", higher.name if higher else None, None, higher is not None, PROMOTE),
     ]
     missed = [x for x in c if x["ok"] is False]
-    suspend = [x for x in missed if x["effect"] == SUSPEND]
-    demote = [x for x in missed if x["effect"] == DEMOTE]
+    suspend = [x["code"] for x in missed if x["effect"] == SUSPEND]
+    demote = [x["code"] for x in missed if x["effect"] == DEMOTE]
     if suspend:
-        return Outcome.SUSPEND, c, [_reason(x) for x in suspend]
+        return Outcome.SUSPEND, c, suspend + demote
     if demote:
-        lower = Tier.objects.filter(is_active=True, rank__lt=profile.tier.rank).exists()
-        reasons = [_reason(x) for x in demote]
-        if not lower:
-            reasons.append(_("The first tier has no tier below it: a demotion is a suspension."))
-            return Outcome.SUSPEND, c, reasons
-        return Outcome.DEMOTE, c, reasons
-    promote = [x for x in c if x["effect"] == PROMOTE]
-    if all(x["ok"] for x in promote):
-        return Outcome.PROMOTE, c, [_("Every promotion criterion is met.")]
-    return Outcome.KEEP, c, [_("Every threshold is met; not yet promoted: %(why)s")
-                             % {"why": "; ".join(_reason(x) for x in promote if not x["ok"])}]
-
-
-def _reason(x: dict) -> str:
-    value = x["value"] if x["value"] is not None else _("none")
-    if x["threshold"] is None:
-        return _("%(label)s: %(value)s") % {"label": x["label"], "value": value}
-    return _("%(label)s: %(value)s (threshold %(threshold)s)") % {"label": x["label"], "value": value,
-                                                                   "threshold": x["threshold"]}
+        if not Tier.objects.filter(is_active=True, rank__lt=profile.tier.rank).exists():
+            return Outcome.SUSPEND, c, demote + ["first_tier"]
+        return Outcome.DEMOTE, c, demote
+    unmet = [x["code"] for x in c if x["effect"] == PROMOTE and not x["ok"]]
+    if not unmet:
+        return Outcome.PROMOTE, c, ["all_promotion_criteria"]
+    return Outcome.KEEP, c, ["not_yet_promoted"] + unmet
 
 
 def run_assessment(actor, year: int, *, today: datetime.date | None = None) -> list[Assessment]:
@@ -251,7 +230,9 @@ def decide(actor, assessment: Assessment, *, decision: str, reason: str = "") ->
         a.decision, a.decision_reason = decision, reason
         a.decided_by, a.decided_at = actor, timezone.now()
         a.save()
-        _apply(actor, profile, decision, a, reason or "; ".join(a.reasons))
+        from .presentation import reason_lines
+
+        _apply(actor, profile, decision, a, reason or "; ".join(reason_lines(a)))
         lms_api.record_audit(actor, "instructors.assessment.decide", a, after={
             "year": a.year, "proposal": a.proposal, "decision": decision, "reason": reason,
             "tier": profile.tier.code, "status": profile.status})

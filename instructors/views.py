@@ -41,33 +41,11 @@ from lms.views import _add_errors
 from . import assessment as assessment_mod
 from . import feedback as feedback_mod
 from . import profiles, record, standing
+from .presentation import DASH, criteria_rows, fmt_count, fmt_feedback, fmt_hours, fmt_pct, reason_lines
 from .forms import DecisionForm, FeedbackForm, ProfileFilterForm, ReasonForm, RegisterForm, TierChangeForm, YearForm
 from .models import Assessment, InstructorProfile, Outcome
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DASH = numbers.DASH
-
-
-# ------------------------------------------------------------------ formats (one per quantity)
-
-def fmt_hours(value) -> str:
-    if value in (None, ""):
-        return DASH
-    d = Decimal(str(value))
-    return _("%(n)s class hours") % {"n": format(d.normalize(), "f")}
-
-
-def fmt_pct(value) -> str:
-    """A rate or a CPR quality, already floored to 0.1 (``record.floor_pct``)."""
-    return DASH if value in (None, "") else f"{Decimal(str(value)):.1f}%"
-
-
-def fmt_feedback(value) -> str:
-    return DASH if value in (None, "") else _("%(score)s / 5") % {"score": f"{Decimal(str(value)):.2f}"}
-
-
-def fmt_count(value) -> str:
-    return numbers.count(value)
 
 
 def figures_row(f: record.Figures) -> dict:
@@ -341,51 +319,6 @@ def assessment_index(request):
         "in_scope": assessment_mod.profiles_in_scope(request.user).count()})
 
 
-CRITERION_LABELS = {
-    "qualification": gettext_lazy("Qualification certificate current"),
-    "critical_findings": gettext_lazy("Critical inspection findings"),
-    "hours": gettext_lazy("Class hours taught"),
-    "pass_rate": gettext_lazy("Practical-exam pass rate"),
-    "feedback": gettext_lazy("Trainees' feedback"),
-    "major_findings": gettext_lazy("Major inspection findings"),
-    "promote_hours": gettext_lazy("Class hours for promotion"),
-    "promote_feedback": gettext_lazy("Feedback for promotion"),
-    "promote_cpr": gettext_lazy("Trainees' CPR quality for promotion"),
-    "credible_pass_rate": gettext_lazy("Pass rate credible"),
-    "promote_no_major": gettext_lazy("No major finding"),
-    "promote_years": gettext_lazy("Years in the tier"),
-    "higher_tier": gettext_lazy("A higher tier exists"),
-}
-# code -> (format of the value and threshold, the threshold is a maximum)
-CRITERION_FORMATS = {
-    "critical_findings": (fmt_count, True), "major_findings": (fmt_count, True), "promote_no_major": (fmt_count, True),
-    "hours": (fmt_hours, False), "promote_hours": (fmt_hours, False),
-    "pass_rate": (fmt_pct, False), "credible_pass_rate": (fmt_pct, True), "promote_cpr": (fmt_pct, False),
-    "feedback": (fmt_feedback, False), "promote_feedback": (fmt_feedback, False),
-    "promote_years": (lambda v: DASH if v in (None, "") else _("%(n)s years") % {"n": v}, False),
-}
-EFFECTS = {
-    assessment_mod.SUSPEND: gettext_lazy("if missed: suspension"),
-    assessment_mod.DEMOTE: gettext_lazy("if missed: demotion"),
-    assessment_mod.PROMOTE: gettext_lazy("needed for promotion"),
-}
-
-
-def criteria_rows(a: Assessment) -> list[dict]:
-    out = []
-    for c in a.criteria:
-        code = c.get("code")
-        fmt, at_most = CRITERION_FORMATS.get(code, (lambda v: DASH if v in (None, "") else v, False))
-        threshold = c.get("threshold")
-        out.append({
-            "code": code, "label": CRITERION_LABELS.get(code, c.get("label")),
-            "value": fmt(c.get("value")),
-            "threshold": "" if threshold is None else ("≤ " if at_most else "≥ ") + str(fmt(threshold)),
-            "ok": c.get("ok"), "effect": EFFECTS.get(c.get("effect"), ""), "effect_code": c.get("effect"),
-        })
-    return out
-
-
 def _year_or_404(year: int) -> int:
     if not 2000 <= year <= 2100:
         raise Http404
@@ -415,6 +348,7 @@ def assessment_year(request, year: int):
     for a in rows:
         a.hours_shown = fmt_hours(a.figures.get("hours"))
         a.pass_shown = fmt_pct(a.figures.get("practical_pass_pct"))
+        a.reason_lines = reason_lines(a)
     counts = {o: sum(1 for a in rows if a.proposal == o) for o in Outcome.values}
     return render(request, "instructors/assessment_year.html", {
         "year": year, "rows": rows, "counts": [(label, counts[value]) for value, label in Outcome.choices],
@@ -452,7 +386,7 @@ def assessment_export(request, year: int):
         shown_feedback = f.get("feedback_mean") if (f.get("feedback_n") or 0) >= feedback_mod.MIN_SHOWN else None
         ws.append([a.profile.user.display_name, a.tier.name, f.get("classes", 0), num(f.get("hours")),
                    f.get("trainees", 0), num(f.get("practical_pass_pct")), num(f.get("cpr_mean_pct")),
-                   num(shown_feedback), f.get("feedback_n", 0), a.get_proposal_display(), "；".join(a.reasons),
+                   num(shown_feedback), f.get("feedback_n", 0), a.get_proposal_display(), "；".join(reason_lines(a)),
                    a.get_status_display(), a.get_decision_display() if a.decision else "", a.decision_reason,
                    a.decided_by.display_name if a.decided_by else "",
                    timezone.localtime(a.decided_at).strftime("%Y-%m-%d %H:%M") if a.decided_at else ""])
@@ -495,7 +429,7 @@ def assessment_item(request, pk: int):
     f = a.figures
     figures = figures_row_from_json(f)
     return render(request, "instructors/assessment_item.html", {
-        "a": a, "criteria": criteria_rows(a), "figures": figures, "form": form,
+        "a": a, "criteria": criteria_rows(a), "reason_lines": reason_lines(a), "figures": figures, "form": form,
         "decided": a.status != Assessment.Status.PROPOSED, "Outcome": Outcome})
 
 

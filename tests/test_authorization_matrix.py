@@ -591,6 +591,36 @@ MATRIX: dict[str, Http | Ws] = {
                                objects={"slug": "studio"}, path=f"/studios/manage/none/{tail}")
        for name, tail in (("manage_edit", ""), ("manage_members", "members/"), ("manage_showcase", "showcase/"))},
     # ---- inspections (inspections.urls)
+    # Inspections (飞行检查): planners (region and system admins) and inspectors; a planned inspection is secret
+    # from everyone else (404, as for inspection 0 here; tests/inspections/test_secrecy.py). The phone's JSON
+    # endpoints answer 401 to a signed-out phone (it keeps its changes) instead of a redirect.
+    "inspections:home": Http(get={"anonymous": LOGIN, ("inspector", *ADMINS): OK, "others": FORBIDDEN},
+                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "inspections:sw": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
+    "inspections:findings": Http(get={"anonymous": LOGIN, "others": OK}, post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "inspections:finding": Http(get={"anonymous": LOGIN, "others": NOT_FOUND}, objects={"pk": "finding"},
+                                path="/inspections/findings/0/"),
+    "inspections:plan_new": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+    "inspections:plan": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}, objects={"pk": "plan"},
+                             path="/inspections/plans/0/"),
+    "inspections:photo_file": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                                   post={"anonymous": LOGIN, "others": NOT_ALLOWED}, objects={"pk": "photo"},
+                                   path="/inspections/photos/0/"),
+    "inspections:detail": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                               post={"anonymous": LOGIN, "others": NOT_ALLOWED}, objects={"pk": "inspection"},
+                               path="/inspections/0/"),
+    "inspections:checklist": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
+                                  post={"anonymous": LOGIN, "others": NOT_ALLOWED}, objects={"pk": "inspection"},
+                                  path="/inspections/0/checklist/"),
+    **{f"inspections:{name}": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
+                                   post={"anonymous": LOGIN, "others": NOT_FOUND},
+                                   objects={"pk": "inspection"}, path=f"/inspections/0/{action}/")
+       for name, action in (("assign", "assign"), ("start", "start"), ("submit", "submit"),
+                            ("finding_new", "findings/new"), ("close", "close"))},
+    **{f"inspections:{name}": Http(get={"others": NOT_ALLOWED}, post={"anonymous": "401", "others": NOT_FOUND},
+                                   objects={"pk": "inspection"}, path=f"/inspections/0/{action}/")
+       for name, action in (("changes", "checklist/changes"), ("photos", "photos"))},
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     # only media/images/ and media/original_images/ (public illustrations), never a person's photo
