@@ -15,8 +15,8 @@ from .models import Checklist, Finding
 class PlanForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=128)
     region = forms.ModelChoiceField(label=_("Region"), queryset=Region.objects.none())
-    period_start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    period_end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    period_start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    period_end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     sample_size = forms.IntegerField(label=_("Classes to inspect"), min_value=1, max_value=500, initial=3)
     checklist = forms.ModelChoiceField(label=_("Checklist"), queryset=Checklist.objects.filter(is_active=True))
     seed = forms.CharField(label=_("Seed"), max_length=64, required=False,
@@ -44,7 +44,7 @@ class PlanForm(forms.Form):
 
 class FindingForm(forms.Form):
     severity = forms.ChoiceField(label=_("Severity"), choices=Finding.Severity.choices)
-    deadline = forms.DateField(label=_("Rectify by"), widget=forms.DateInput(attrs={"type": "date"}))
+    deadline = forms.DateField(label=_("Rectify by"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     item_code = forms.ChoiceField(label=_("Checklist item"), required=False)
     description = forms.CharField(label=_("Description"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -59,4 +59,4 @@ class FollowUpForm(forms.Form):
                                widget=forms.HiddenInput)
     note = forms.CharField(label=_("Note"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
     deadline = forms.DateField(label=_("New deadline"), required=False,
-                               widget=forms.DateInput(attrs={"type": "date"}))
+                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))

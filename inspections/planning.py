@@ -87,11 +87,7 @@ def _teaching_figures(instructor_ids, *, start: datetime.date, today: datetime.d
     ids = list(instructor_ids)
     if not ids:
         return {}
-    # instructors.record.records covers a calendar year or all years; the plan looks at the last
-    # ``record_days`` days, the same figures over another window.
-    rows = record._class_rows(instructor_ids=ids, start=start, end=today, today=today)
-    figures = record._figures(rows)
-    return {pk: figures.get(pk, record.Figures()) for pk in ids}
+    return record.records(ids, start=start, today=today)
 
 
 def risk_factors(classes, weights: dict[str, float], *, today: datetime.date) -> dict[int, dict[str, float]]:

@@ -43,3 +43,4 @@ privacy.register(privacy.Declaration(
            gettext_lazy("the quality record of the training and the instructors' annual assessment rest on them"))],
     order=80,
 ))
+privacy.not_personal("inspections.Checklist", gettext_lazy("A checklist's name is the name of a form, not of a person"))

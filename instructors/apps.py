@@ -7,4 +7,4 @@ class InstructorsConfig(AppConfig):
     verbose_name = _("Instructors")
 
     def ready(self):
-        from . import dashboard  # noqa: F401  (registers the cards)
+        from . import dashboard, privacy  # noqa: F401  (dashboard cards; personal-data declarations)

@@ -151,10 +151,14 @@ def _figures(rows) -> dict[int, Figures]:
     return out
 
 
-def records(instructor_ids, *, year: int | None = None, today: datetime.date | None = None) -> dict[int, Figures]:
-    """Each instructor's figures over the classes that ended in ``year`` (None: all years) by ``today``."""
+def records(instructor_ids, *, year: int | None = None, start: datetime.date | None = None,
+            today: datetime.date | None = None) -> dict[int, Figures]:
+    """Each instructor's figures over the classes that ended in ``year`` (or from ``start``; neither: all years)
+    by ``today``."""
     today = today or timezone.localdate()
-    start, end = year_bounds(year) if year else (None, None)
+    end = None
+    if year:
+        start, end = year_bounds(year)
     ids = list(instructor_ids)
     figures = _figures(_class_rows(instructor_ids=ids, start=start, end=end, today=today))
     return {pk: figures.get(pk, Figures()) for pk in ids}

@@ -78,14 +78,7 @@ def core_cards(user) -> list[Card]:
     )
     cards.append(profile)
     # The trainee's "My training" card comes from courses.dashboard (enrolment, next lesson, hours).
-    if user.has_role(Role.INSPECTOR):
-        cards.append(Card(
-            title=_("Quality inspections"),
-            text=_("Coming with the instructor and inspection work: the list of classes and exam sessions in your "
-                   "region, unannounced inspections (飞行检查) filed from a phone with photos and findings, and "
-                   "their follow-up. Until then, inspections are recorded outside this system."),
-            order=11,
-        ))
+    # The inspector's cards come from inspections.dashboard.
     if user.has_role(Role.REGION_ADMIN) or permissions.is_system_admin(user):
         regions = permissions.visible_regions(user)
         people = permissions.visible_people(user)

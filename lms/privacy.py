@@ -98,7 +98,7 @@ def not_personal_models() -> dict[str, Any]:
 
 # ---------------------------------------------------------------- which models need a declaration
 
-PROJECT_APPS = ("lms", "manikin", "courses", "exams", "certificates", "content")
+PROJECT_APPS = ("lms", "manikin", "courses", "exams", "certificates", "content", "instructors", "inspections")
 PERSONAL_FIELD = re.compile(
     r"^(name|real_name|full_name|first_name|last_name|email|e_mail|phone\w*|mobile\w*|id_card\w*|id_number|"
     r"identity\w*|ip|ip_address|address|photo\w*|avatar|birth\w*|gender|sex)$"

@@ -68,11 +68,11 @@ def world(regions, make_person, settings, tmp_path) -> World:
 
 
 def plan_one(world: World, *, seed="s1", assign=True):
-    """A plan over 西湖区 this week drawing the class, the inspector assigned, the day planned = today."""
+    """A plan over 杭州市 today drawing the class, the inspector assigned, the day planned = today."""
     from inspections import api
     from inspections.models import Inspection
 
-    plan = api.create_plan(world.planner, region=world.regions["xihu"], name="西湖区飞行检查计划",
+    plan = api.create_plan(world.planner, region=world.regions["hz"], name="杭州市飞行检查计划",
                            period_start=world.today, period_end=world.today, sample_size=1, seed=seed)
     inspection = plan.inspections.get()
     if assign:

@@ -394,7 +394,17 @@
   setInterval(function () { if (retryTimer) render(); }, 1000);
 
   if ("serviceWorker" in navigator && cfg.urls.sw) {
-    navigator.serviceWorker.register(cfg.urls.sw, {scope: "/inspections/"}).catch(function () { /* optional */ });
+    navigator.serviceWorker.register(cfg.urls.sw, {scope: "/inspections/"}).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function () {
+      // This page and what it loaded were fetched before the worker ran: keep them now for a reload offline.
+      if (!window.caches || !navigator.onLine) return null;
+      var urls = [location.pathname];
+      document.querySelectorAll("script[src], link[rel=stylesheet]").forEach(function (el) {
+        urls.push(el.getAttribute("src") || el.getAttribute("href"));
+      });
+      return caches.open("inspection-checklist-v1").then(function (cache) { return cache.addAll(urls); });
+    }).catch(function () { /* optional: without it a reload needs the network */ });
   }
 
   render();

@@ -37,6 +37,9 @@ class Command(BaseCommand):
         from instructors import demo_studios
 
         demo_studios.load(self.stdout)  # two studios (名师工作室) with members, a class each, a showcase course
+        from inspections import demo as inspections_demo
+
+        inspections_demo.load(self.stdout)  # the 四统一 checklist, a plan for 杭州市, a planned and a past inspection
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
