@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Checklist(models.Model):
@@ -96,7 +97,7 @@ class Inspection(models.Model):
     class Status(models.TextChoices):
         PLANNED = "planned", _("Planned")
         IN_PROGRESS = "in_progress", _("In progress")
-        SUBMITTED = "submitted", _("Submitted")
+        SUBMITTED = "submitted", pgettext_lazy("inspection status", "Submitted")
         CLOSED = "closed", _("Closed")
 
     plan = models.ForeignKey(InspectionPlan, on_delete=models.PROTECT, null=True, blank=True,
@@ -112,7 +113,7 @@ class Inspection(models.Model):
     # When the visit happened: set when the inspector opens the checklist on site. Before it the
     # inspection is secret from everyone but its planners and its inspector.
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
-    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    submitted_at = models.DateTimeField(pgettext_lazy("inspection", "submitted at"), null=True, blank=True)
     answers = models.JSONField(default=dict)  # {item code: {"ok": bool|None, "note": str}}
     present = models.JSONField(default=list)  # enrolment ids found present
     roster_size = models.PositiveIntegerField(default=0)  # active enrolments when the attendance was taken
@@ -182,7 +183,7 @@ class Finding(models.Model):
     class Severity(models.TextChoices):
         MINOR = "minor", _("Minor")
         MAJOR = "major", _("Major")
-        CRITICAL = "critical", _("Critical")
+        CRITICAL = "critical", pgettext_lazy("finding severity", "Critical")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open: to be rectified")

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lms import permissions as lms_permissions
@@ -193,7 +194,7 @@ def checklist(request, pk: int):
             "signed_out": _("Signed out: sign in again, nothing on this phone is lost"),
             "rejected": _("Refused by the server: %(reason)s"),
             "photo_waiting": _("Kept on this phone, to send"),
-            "photo_sent": _("Sent"),
+            "photo_sent": pgettext("photo upload", "Sent"),
             "present": _("Present: %(n)s of %(total)s"),
             "per_manikin": _("Trainees per manikin: %(n)s"),
             "submit_wait": _("Send everything before submitting"),

@@ -65,10 +65,9 @@ def _programmes():
 
 
 def load_standing(stdout=None) -> None:
-    from certificates import api as certificates_api
     from certificates.models import CertificateRule
     from content.course.load import DEMO_TRAINING_BASE
-    from courses.models import Enrolment, Programme, TrainingClass
+    from courses.models import Programme
     from lms import api as lms_api
     from lms.demo import _region
     from lms.models import Organisation, Role, User
@@ -95,12 +94,7 @@ def load_standing(stdout=None) -> None:
     admin = User.objects.get(username="hz_admin")  # 周杰 is of 上城区: the city's admin registers them all
     xihu = _region("浙江省", "杭州市", "西湖区")
     base = Organisation.objects.get(name=DEMO_TRAINING_BASE)
-    today = timezone.localdate()
     with transaction.atomic():
-        course = TrainingClass.objects.create(
-            programme=instructor_programme, name="杭州市救护师资培训班（演示，纸质档案补录）", training_base=base,
-            starts_on=datetime.date(2018, 1, 8), ends_on=datetime.date(2018, 1, 14),
-            status=TrainingClass.Status.FINISHED, capacity=60)
         for username, name, phone, tier_code, since, days_ago in PEOPLE:
             person = User.objects.filter(username=username).first()
             if person is None:
@@ -113,14 +107,32 @@ def load_standing(stdout=None) -> None:
                                                        instructor_since=since)
             StandingChange.objects.create(profile=profile, to_tier=profile.tier, to_status=profile.status,
                                           reason="平台上线时按纸质档案登记（演示）", changed_by=admin)
-            Enrolment.objects.create(user=person, training_class=course, source=Enrolment.Source.ADMIN,
-                                     status=Enrolment.Status.COMPLETED)
-            certificates_api.grant_exception(admin, person, instructor_programme,
-                                             waives=["theory", "practical", "window"], reason=PAPER_REASON)
-            certificates_api.issue(admin, person, instructor_programme, training_class=course,
-                                   today=today - datetime.timedelta(days=days_ago))
+            qualify(person, days_ago=days_ago)
     write(f"instructors: {len(tiers)} tiers, {len(PEOPLE)} instructor profiles with their 救护师资证 "
           "(吴磊's has expired)\n")
+
+
+def qualify(person, *, days_ago: int) -> None:
+    """Issue ``person`` a 救护师资证 from the paper record (an allowlist entry says so), dated ``days_ago`` days
+    ago, through ``certificates.api.issue``; the province's admin issues it."""
+    from certificates import api as certificates_api
+    from content.course.load import DEMO_TRAINING_BASE
+    from courses.models import Enrolment, Programme, TrainingClass
+    from lms.models import Organisation, User
+
+    programme = Programme.objects.get(code=INSTRUCTOR_PROGRAMME)
+    admin = User.objects.get(username="zj_admin")
+    course, _ = TrainingClass.objects.get_or_create(
+        name="浙江省救护师资培训班（演示，纸质档案补录）", programme=programme, defaults={
+            "training_base": Organisation.objects.get(name=DEMO_TRAINING_BASE), "capacity": 200,
+            "starts_on": datetime.date(2018, 1, 8), "ends_on": datetime.date(2018, 1, 14),
+            "status": TrainingClass.Status.FINISHED})
+    Enrolment.objects.get_or_create(user=person, training_class=course, defaults={
+        "source": Enrolment.Source.ADMIN, "status": Enrolment.Status.COMPLETED})
+    certificates_api.grant_exception(admin, person, programme, waives=["theory", "practical", "window"],
+                                     reason=PAPER_REASON)
+    certificates_api.issue(admin, person, programme, training_class=course,
+                           today=timezone.localdate() - datetime.timedelta(days=days_ago))
 
 
 # ------------------------------------------------------------------ a year of teaching
@@ -142,8 +154,6 @@ REFRESHER_ATTENDED = ["instructor", "examiner", "examiner2", "instructor_liu"]
 def load_history(stdout=None) -> None:
     from courses.models import Enrolment, Programme, TrainingClass
     from lms.models import User
-
-    from . import api
 
     write = stdout.write if stdout else (lambda s: None)
     today = timezone.localdate()
@@ -168,11 +178,11 @@ def load_history(stdout=None) -> None:
             Enrolment.objects.create(user=User.objects.get(username=username), training_class=klass,
                                      source=Enrolment.Source.ADMIN, status=Enrolment.Status.COMPLETED)
         serial = 0
-        for username, classes in HISTORY.items():
+        for k, (username, classes) in enumerate(HISTORY.items()):
             teacher = User.objects.get(username=username)
             for n, (code, size, theory_share, practical, ratings) in enumerate(classes):
                 programme = Programme.objects.get(code=code)
-                ends = today - datetime.timedelta(days=20 + 45 * n + len(username))
+                ends = today - datetime.timedelta(days=24 + 45 * n + 9 * k)  # one instructor's class per week
                 klass = _finished_class(programme, f"{teacher.real_name}老师{programme.name}第{n + 1}期", ends, year)
                 klass.instructors.add(teacher)
                 people = []
@@ -187,12 +197,24 @@ def load_history(stdout=None) -> None:
                     sittings.append((person, programme, profile, passed))
                 _ratings(klass, ratings, ends)
     made = _sittings(sittings, rng)
+    write(f"instructors: {year}'s teaching: {sum(len(c) for c in HISTORY.values())} finished classes, "
+          f"{made} practical sittings scored from manikin recordings\n")
+
+
+def propose(stdout=None) -> None:
+    """The year's assessment of 西湖区 computed (proposals, not decided), once the studios and the inspections
+    demos have added their classes and findings."""
+    from lms.models import User
+
+    from . import api
+
+    write = stdout.write if stdout else (lambda s: None)
+    year = timezone.localdate().year
     admin = User.objects.get(username="xihu_admin")
     assessments = api.run_assessment(admin, year)
-    shown = {a.profile.user.username: a.get_proposal_display() for a in assessments}
-    write(f"instructors: {year}'s teaching: {sum(len(c) for c in HISTORY.values())} finished classes, "
-          f"{made} practical sittings scored from manikin recordings; assessment proposals for 西湖区: "
-          + ", ".join(f"{User.objects.get(username=u).real_name} {p}" for u, p in sorted(shown.items())) + "\n")
+    shown = {a.profile.user.real_name: a.proposal for a in assessments}
+    write(f"instructors: the {year} assessment of 西湖区 computed: "
+          + ", ".join(f"{name} {p}" for name, p in sorted(shown.items())) + "\n")
     write("  log in as xihu_admin and open /instructors/assessment/ to review and decide them\n")
 
 

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Tier(models.Model):
@@ -51,7 +52,7 @@ class Tier(models.Model):
 
 class InstructorProfile(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("instructor status", "Active")
         SUSPENDED = "suspended", _("Suspended")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
@@ -154,7 +155,8 @@ class AssessmentRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.year} · {self.tier or _('every tier')}"
+        every = _("every tier")
+        return f"{self.year} · {self.tier or every}"
 
     def clean(self):
         from django.core.exceptions import ValidationError
