@@ -14,4 +14,5 @@ BENCHMARKS = {
     "study": "courses.bench:run",
     "exam": "exams.bench:run",
     "certificates": "certificates.bench:run",
+    "instructors": "instructors.bench:run",
 }
