@@ -44,9 +44,9 @@ class ClassForm(forms.Form):
         self.fields["programme"].queryset = Programme.objects.filter(is_active=True).order_by("kind", "name")
         self.fields["training_base"].queryset = permissions.class_organisations(user)
         self.fields["training_base"].label_from_instance = lambda o: f"{o.name}（{o.region.name}）"
-        self.fields["instructors"].queryset = permissions.instructors_in_scope(user).select_related("region")
-        self.fields["instructors"].label_from_instance = (
-            lambda u: f"{u.display_name}（{u.region.name if u.region_id else '—'}）")
+        self.fields["instructors"].queryset = permissions.instructors_in_scope(user).select_related(
+            "region", "instructor_profile__tier")
+        self.fields["instructors"].label_from_instance = _instructor_label
         if training_class is None:
             del self.fields["status"]
         else:
@@ -74,3 +74,11 @@ class RosterForm(forms.Form):
             raise forms.ValidationError(_("The file is larger than %(mb)s MB. Split the roster into several files.")
                                         % {"mb": MAX_FILE_BYTES // (1024 * 1024)})
         return f
+
+
+def _instructor_label(u) -> str:
+    """Name (region · tier), and whether they cannot be put on a class now (the server checks on save)."""
+    profile = getattr(u, "instructor_profile", None)
+    tier = profile.tier.name if profile else _("no tier")
+    suspended = f" · {_('suspended')}" if profile and profile.status == "suspended" else ""
+    return f"{u.display_name}（{u.region.name if u.region_id else '—'} · {tier}{suspended}）"
