@@ -73,7 +73,7 @@ def _audit(actor, action: str, obj, **after):
 
 
 def _locked(inspection: Inspection) -> Inspection:
-    return Inspection.objects.select_for_update().select_related(
+    return Inspection.objects.select_for_update(of=("self",)).select_related(
         "training_class__training_base__region", "plan__region", "checklist").get(pk=inspection.pk)
 
 
@@ -456,7 +456,7 @@ def _follow_up(actor, finding: Finding, *, kind: str, note: str, from_status: st
     if not note or len(note) > 2000:
         errors["note"] = [_("Write what was done or found, in at most 2000 characters.")]
     with transaction.atomic():
-        locked = Finding.objects.select_for_update().select_related("inspection").get(pk=finding.pk)
+        locked = Finding.objects.select_for_update(of=("self",)).select_related("inspection").get(pk=finding.pk)
         if locked.inspection.status == Inspection.Status.CLOSED:
             errors["status"] = [_("The inspection is closed.")]
         elif locked.status != from_status:

@@ -215,7 +215,7 @@ def decide(actor, assessment: Assessment, *, decision: str, reason: str = "") ->
     if decision not in Outcome.values:
         raise ValidationError({"decision": [_("Choose a decision.")]})
     with transaction.atomic():
-        a = Assessment.objects.select_for_update().select_related("profile__user__region", "profile__tier",
+        a = Assessment.objects.select_for_update(of=("self",)).select_related("profile__user__region", "profile__tier",
                                                                   "profile__training_base__region").get(pk=assessment.pk)
         if not can_assess(actor, a.profile):
             raise PermissionDenied(_("This instructor belongs to another region."))
@@ -223,7 +223,7 @@ def decide(actor, assessment: Assessment, *, decision: str, reason: str = "") ->
             raise ValidationError(_("This assessment has already been decided."))
         if decision != a.proposal and len(reason) < 4:
             raise ValidationError({"reason": [_("Give the reason for overriding the proposal.")]})
-        profile = InstructorProfile.objects.select_for_update().select_related("tier").get(pk=a.profile_id)
+        profile = InstructorProfile.objects.select_for_update(of=("self",)).select_related("tier").get(pk=a.profile_id)
         if profile.tier_id != a.tier_id:
             raise ValidationError(_("The instructor's tier changed since the assessment was computed: run it again."))
         a.status = Assessment.Status.CONFIRMED if decision == a.proposal else Assessment.Status.OVERRIDDEN

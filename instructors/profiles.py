@@ -48,7 +48,7 @@ def _change(actor, profile: InstructorProfile, *, tier: Tier | None = None, stat
     if len(reason) < 4:
         raise ValidationError({"reason": [_("Give the reason.")]})
     with transaction.atomic():
-        p = InstructorProfile.objects.select_for_update().select_related("user__region", "tier",
+        p = InstructorProfile.objects.select_for_update(of=("self",)).select_related("user__region", "tier",
                                                                           "training_base__region").get(pk=profile.pk)
         if not can_assess(actor, p):
             raise PermissionDenied(_("This instructor belongs to another region."))

@@ -304,7 +304,8 @@ def _new_slug() -> str:
 
 
 def _locked(studio: Studio) -> Studio:
-    return Studio.objects.select_for_update().select_related("organisation__region", "head").get(pk=studio.pk)
+    return (Studio.objects.select_for_update(of=("self",)).select_related("organisation__region", "head")
+            .get(pk=studio.pk))
 
 
 def _snapshot(s: Studio) -> dict:
