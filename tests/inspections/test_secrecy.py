@@ -93,7 +93,7 @@ def test_a_planned_inspection_leaves_no_trace_on_the_class_side(world):
 
     from channels.layers import get_channel_layer
 
-    layer = type(get_channel_layer())
+    layer = get_channel_layer()  # the instance every sender uses (the Redis layer answers through __getattr__)
     with mock.patch.object(layer, "group_send") as group_send, mock.patch.object(layer, "send") as send:
         plan = api.create_plan(world.planner, region=world.regions["hz"], name="保密检查计划XYZ",
                                period_start=world.today, period_end=world.today, sample_size=1, seed="secret")
