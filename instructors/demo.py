@@ -300,7 +300,9 @@ def _sittings(sittings, rng: random.Random) -> int:
         for slot, (person, profile, passed) in enumerate(rows, start=1):
             booking = practical.book(admin, session, person, slot=slot)
             booking = practical.check_in(examiner, booking, identity_confirmed=True)
-            _cpr_back_then(examiner, booking, profile=profile, seed=rng.randrange(1 << 30), ago_s=done * 150 + 5)
+            # The earliest window first: each recording, stopped now, holds no later sitting's samples.
+            _cpr_back_then(examiner, booking, profile=profile, seed=rng.randrange(1 << 30),
+                           ago_s=(len(sittings) - done) * 150 + 5)
             at = timezone.now().isoformat()
             missed = None if passed else next(i["key"] for i in session.scheme.items if i["critical"])
             practical.record_checklist(examiner, booking, [
@@ -316,8 +318,8 @@ def _sittings(sittings, rng: random.Random) -> int:
 
 def _cpr_back_then(examiner, booking, *, profile: str, seed: int, ago_s: float, seconds: float = 110.0) -> None:
     """The candidate's CPR item on their station's manikin: a simulated run sent as the bridge's sample
-    frames (``manikin.api.ingest_frames``), measured in a window that ended ``ago_s`` seconds ago. The
-    windows of one manikin's sittings do not overlap, so each recording holds its own run only."""
+    frames (``manikin.api.ingest_frames``), measured in a window that ended ``ago_s`` seconds ago. Sittings
+    are made earliest window first and the windows do not overlap, so each recording holds its own run only."""
     import time
 
     from manikin import api as manikin_api
@@ -340,5 +342,5 @@ def _cpr_back_then(examiner, booking, *, profile: str, seed: int, ago_s: float, 
                          "volume_ml": None, "lost": 0, "malformed": 0})
     manikin_api.ingest_frames(booking.station, bridge, messages)
     manikin_api.stop_recording(examiner, Recording.objects.get(pk=rec.pk))
+    # Its window closes where its samples end: the next sitting's (later) samples are not its own.
     Recording.objects.filter(pk=rec.pk).update(stopped_at=stop)
-    manikin_api.rescore_recording(Recording.objects.get(pk=rec.pk))
