@@ -139,8 +139,8 @@ def test_load_demo_makes_the_class_with_the_trainee_enrolled():
     from courses import api as courses_api
     from courses.models import Enrolment, Programme, TrainingClass
 
-    call_command("load_demo", stdout=open("/dev/null", "w"))
-    call_command("load_demo", stdout=open("/dev/null", "w"))  # twice: nothing doubles
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # (loading twice: test_load_course_is_idempotent,
+    # and the whole demo's idempotence in tests/lms/test_pages.py)
     assert CoursePage.objects.count() == 1 and ModulePage.objects.count() == 7
 
     cls = TrainingClass.objects.get(code=DEMO_CLASS_CODE)
