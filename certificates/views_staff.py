@@ -30,16 +30,13 @@ from courses import permissions as course_permissions
 from courses.models import Enrolment, Programme, TrainingClass
 from lms import permissions as lms_permissions
 from lms.views import _add_errors
+from lms.errors import messages_of as _messages_of
 
 from . import issuing, lifecycle
 from .forms import CertificateSearchForm, CorrectNameForm, ExceptionForm, RevokeForm
 from .models import Certificate, IssueJob, Reminder
 
 RUNNING = (IssueJob.Status.QUEUED, IssueJob.Status.RUNNING)
-
-
-def _messages_of(exc) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 def _require_staff(user) -> None:

@@ -26,6 +26,7 @@ from courses.models import Programme
 from lms import api as lms_api
 from lms.models import User
 from lms.numbers import score as fmt_score
+from lms.errors import messages_of as _messages_of
 from manikin import api as manikin_api
 from manikin.models import Room
 
@@ -33,10 +34,6 @@ from . import practical
 from .practical_models import Appeal, Booking, PracticalSession
 
 MAX_BODY_BYTES = 256 * 1024
-
-
-def _messages_of(exc) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 def _act(request, call, success, to):

@@ -22,7 +22,6 @@ the decision changes the tier or the status (``StandingChange``) and is final fo
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -242,7 +241,3 @@ def decide(actor, assessment: Assessment, *, decision: str, reason: str = "") ->
 def assessments_visible(actor):
     return Assessment.objects.filter(profile__in=profiles_in_scope(actor)).select_related(
         "profile__user", "tier", "decided_by")
-
-
-def as_decimal(value) -> Decimal | None:
-    return None if value in (None, "") else Decimal(value)

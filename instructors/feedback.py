@@ -26,10 +26,6 @@ MIN_SHOWN = 3
 MAX_COMMENT = 500
 
 
-def _open_from(training_class) -> datetime.date:
-    return training_class.ends_on
-
-
 def feedback_refusal(user, enrolment, *, today: datetime.date | None = None) -> str | None:
     """Why ``user`` may not rate ``enrolment``'s class now (None: they may)."""
     from courses.models import Enrolment, TrainingClass

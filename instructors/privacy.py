@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from lms import privacy
 
-from .models import Assessment, FeedbackReceipt, InstructorProfile, StandingChange, Studio, StudioMembership
+from .models import Assessment, FeedbackReceipt, InstructorProfile, StandingChange, Studio
 
 
 def _export(person) -> privacy.Rows:

@@ -27,16 +27,15 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from courses import permissions as course_permissions
 from courses.models import Enrolment, TrainingClass
-from lms import numbers
 from lms import permissions as lms_permissions
 from lms.models import Role
 from lms.views import _add_errors
+from lms.errors import messages_of as _messages_of
 
 from . import assessment as assessment_mod
 from . import feedback as feedback_mod
@@ -90,10 +89,6 @@ def _managed_profile(user, pk: int) -> InstructorProfile:
     if not assessment_mod.can_assess(user, profile):
         raise PermissionDenied(_("Only the admins of the instructor's region change their standing."))
     return profile
-
-
-def _messages_of(exc) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 # ------------------------------------------------------------------ the list and registration

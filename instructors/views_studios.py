@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from lms.models import Region
 from lms.views import _add_errors
+from lms.errors import messages_of as _messages_of
 
 from . import studios
 from .forms_studios import HeadForm, MemberForm, RegionFilterForm, ShowcaseForm, StudioCreateForm, StudioEditForm, \
@@ -29,10 +30,6 @@ from .forms_studios import HeadForm, MemberForm, RegionFilterForm, ShowcaseForm,
 from .models import InstructorProfile, Studio
 
 YEARS_SHOWN = 5
-
-
-def _messages_of(exc) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 def _tier_of(user) -> str:

@@ -9,9 +9,15 @@ pages show the generic text instead. Never a traceback or DEBUG information.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseForbidden, HttpResponseNotFound
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
+
+def messages_of(exc) -> str:
+    """A refusal of our api (``ValidationError`` or ``PermissionDenied``) as one line for a page's message."""
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
 
 # The apps whose exception messages are written for the people using the product.
 PRODUCT_MODULES = ("lms.", "content.", "courses.", "exams.", "manikin.", "certificates.", "instructors.",
