@@ -200,6 +200,7 @@ def live_view(request, manikin_id: int):
     if request.GET.get("state"):
         return JsonResponse({
             "recording": rec.pk if rec else None, "active": bool(rec and rec.active),
+            "watching": staff,  # staff keep the socket between recordings; a trainee only during their own
             "html": render_to_string("manikin/_result_panel.html", context, request=request)})
     live = rec if rec is not None and rec.active else None
     return render(request, "manikin/live.html", {

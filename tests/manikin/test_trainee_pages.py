@@ -156,6 +156,7 @@ def test_trainee_screen_after_the_stop_shows_the_trainees_own_result(world):
     assert world["examiner"].real_name not in page and 'class="topbar"' not in page
     state = trainee.get(url, {"state": "1"}).json()
     assert state["active"] is False and state["recording"] == world["recs"]["exam_incomplete"].pk
+    assert state["watching"] is False  # the trainee's screen waits by polling, not on a socket
     # the verdict says the attempt is incomplete; the three corrections after it follow
     assert "88.0" in state["html"] and "未完成规定的" not in state["html"]
     assert state["html"].count("<li>") == 3 and "按压深度不足" in state["html"] and "第四条建议" not in state["html"]
@@ -174,7 +175,7 @@ def test_trainee_screen_for_staff_follows_the_manikin(world):
     rec = api.start_recording(examiner_of_base, world["manikin"], trainee=world["other"])
     state = client_for(examiner_of_base).get(reverse("manikin:live", args=[world["manikin"].pk]),
                                              {"state": "1"}).json()
-    assert state == {"recording": rec.pk, "active": True, "html": state["html"]}
+    assert state == {"recording": rec.pk, "active": True, "watching": True, "html": state["html"]}
     # ... and while it runs the earlier trainee still sees only their own result there
     state = client_for(world["trainee"]).get(reverse("manikin:live", args=[world["manikin"].pk]),
                                              {"state": "1"}).json()

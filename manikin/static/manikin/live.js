@@ -205,7 +205,12 @@
       }
       if (status) { status.textContent = T.disconnected; status.dataset.state = "low"; }
       if (e.code === 4401 || e.code === 4403) return;  // not allowed: do not hammer the server
-      setTimeout(connect, backoff); backoff = Math.min(backoff * 2, 10000);
+      // Trainee screen hook: any other close (a network drop, a refused handshake, which browsers report as
+      // 1006) makes the page re-read its state; if the recording has stopped meanwhile, it sets
+      // data-stop-reconnect and waits for the next recording by polling instead.
+      if (root.dataset.onForbidden === "event") root.dispatchEvent(new CustomEvent("live:closed", { detail: { code: e.code } }));
+      setTimeout(function () { if (root.dataset.stopReconnect !== "1") connect(); }, backoff);
+      backoff = Math.min(backoff * 2, 10000);
     };
     // Flow control: tell the server how many messages this page has taken in, so that a slow
     // screen makes the server skip waveform updates instead of queueing them without bound.

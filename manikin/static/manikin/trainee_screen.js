@@ -4,6 +4,7 @@
  *  - "live:forbidden": the server closed the socket with 4403/4401 (the trainee's recording stopped, so
  *    the trainee may no longer watch): show the result, then poll this page's ?state=1 with backoff
  *    (paused while the screen is hidden) until this viewer's next recording starts, then reload (live);
+ *  - "live:closed": the socket dropped otherwise; when the recording has stopped, the same as "live:forbidden";
  *  - "live:open" after a reconnect: re-read the state (a stop may have been missed meanwhile).
  * Staff screens keep their socket after a stop, so they wait for the next start without polling. */
 (function () {
@@ -86,10 +87,26 @@
     refresh();
   });
 
-  root.addEventListener("live:forbidden", function () {
+  function waitForNext() {
     if (status) status.hidden = true;  // not "reconnecting": the screen shows the result and waits
-    if (document.body.dataset.mode === "live") refresh();
     waitingSince = Date.now(); delay = MIN_DELAY; schedule();
+  }
+
+  root.addEventListener("live:forbidden", function () {
+    if (document.body.dataset.mode === "live") refresh();
+    waitForNext();
+  });
+
+  // The socket dropped with another code (network, server restart, a handshake refused after the stop):
+  // if the recording is no longer running, stop reconnecting and wait for the next one like after a 4403.
+  root.addEventListener("live:closed", function () {
+    if (timer) return;  // already waiting
+    getState().then(function (state) {
+      if (state && (state.active || state.watching)) return;  // live.js reconnects
+      root.dataset.stopReconnect = "1";
+      if (state) showResult(state.html);
+      waitForNext();
+    }).catch(function () {});
   });
 
   root.addEventListener("live:open", function () {
