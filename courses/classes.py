@@ -94,6 +94,9 @@ def update_class(actor, training_class: TrainingClass, *, instructors=(), status
         c.save()
         c.instructors.set(instructors)
         audit.record(actor, "class.update", c, before=before, after=_snapshot(c))
+        if c.status == TrainingClass.Status.FINISHED and c.programme.kind == Programme.Kind.AWARENESS:
+            from .awareness import record_class
+            record_class(actor, c)  # its trainees count as people reached (普及)
     return c
 
 

@@ -260,3 +260,44 @@ class QuestionAnswer(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "lesson", "question_key"], name="uniq_practice_answer")]
+
+
+class AwarenessRecord(models.Model):
+    """One person reached by awareness training (普及培训), counted as a person-time (人次) as the plans'
+    statistics count them: someone trained twice counts twice. No personal data: a mass session at a school
+    is recorded by its headcount per key group (``courses.awareness``), an awareness class by one record per
+    enrolment that finished. The region is where the training was held (the organisation's region).
+    """
+
+    class Source(models.TextChoices):
+        CLASS = "class", _("Awareness class")
+        SESSION = "session", _("Mass session (headcount)")
+        GENERATED = "generated", _("Generated (benchmark data)")
+
+    class Group(models.TextChoices):
+        PUBLIC = "public", _("General public")
+        STUDENTS = "students", _("Students")
+        TEACHERS = "teachers", _("School doctors and teachers")
+        POLICE = "police", _("Traffic police")
+        FIREFIGHTERS = "firefighters", _("Firefighters and rescue teams")
+        DRIVERS = "drivers", _("Drivers")
+        ELDERLY_CARE = "elderly_care", _("Elderly-care staff")
+        COURIERS = "couriers", _("Couriers")
+        VOLUNTEERS = "volunteers", _("Volunteers")
+
+    region = models.ForeignKey("lms.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("region"))
+    held_on = models.DateField(_("held on"))
+    group = models.CharField(_("group"), max_length=16, choices=Group.choices, default=Group.PUBLIC)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    organisation = models.ForeignKey("lms.Organisation", on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+", verbose_name=_("organisation"))
+    training_class = models.ForeignKey(TrainingClass, on_delete=models.SET_NULL, null=True, blank=True,
+                                       related_name="awareness_records", verbose_name=_("class"))
+    enrolment = models.OneToOneField(Enrolment, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="awareness_record")
+    session_key = models.CharField(max_length=32, blank=True)  # the rows of one headcount entry share it
+
+    class Meta:
+        verbose_name = _("awareness training record")
+        verbose_name_plural = _("awareness training records")
+        indexes = [models.Index(fields=["region", "held_on"], name="awareness_region_day")]

@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "certificates",
     "instructors",
     "inspections",
+    "dashboards",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
