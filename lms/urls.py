@@ -22,6 +22,8 @@ urlpatterns = [
     path("", include("instructors.urls_studios", namespace="studios")),
     # Unannounced inspections (飞行检查): plans, the inspector's phone checklist, findings and follow-ups.
     path("inspections/", include("inspections.urls", namespace="inspections")),
+    path("dashboards/targets/", include("dashboards.urls_targets", namespace="dashboard_targets")),
+    path("dashboards/", include("dashboards.urls", namespace="dashboards")),
     # Course search and the course illustrations (media/images/ only) before Wagtail's page tree.
     path("", include("content.urls", namespace="content")),
     # Wagtail's page tree last: it serves the home page and everything under it.

@@ -621,6 +621,8 @@ MATRIX: dict[str, Http | Ws] = {
     **{f"inspections:{name}": Http(get={"others": NOT_ALLOWED}, post={"anonymous": "401", "others": NOT_FOUND},
                                    objects={"pk": "inspection"}, path=f"/inspections/0/{action}/")
        for name, action in (("changes", "checklist/changes"), ("photos", "photos"))},
+    # ---- dashboards: the region dashboards (dashboards.urls)
+    # ---- dashboards: targets (dashboards.urls_targets)
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     # only media/images/ and media/original_images/ (public illustrations), never a person's photo
