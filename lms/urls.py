@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("instructors.urls_studios", namespace="studios")),
     # Unannounced inspections (飞行检查): plans, the inspector's phone checklist, findings and follow-ups.
     path("inspections/", include("inspections.urls", namespace="inspections")),
+    path("awareness/", include("courses.urls_awareness", namespace="awareness")),
     path("dashboards/targets/", include("dashboards.urls_targets", namespace="dashboard_targets")),
     path("dashboards/", include("dashboards.urls", namespace="dashboards")),
     # Course search and the course illustrations (media/images/ only) before Wagtail's page tree.

@@ -621,6 +621,7 @@ MATRIX: dict[str, Http | Ws] = {
     **{f"inspections:{name}": Http(get={"others": NOT_ALLOWED}, post={"anonymous": "401", "others": NOT_FOUND},
                                    objects={"pk": "inspection"}, path=f"/inspections/0/{action}/")
        for name, action in (("changes", "checklist/changes"), ("photos", "photos"))},
+    # ---- awareness sessions (courses.urls_awareness)
     # ---- dashboards: the region dashboards (dashboards.urls)
     # ---- dashboards: targets (dashboards.urls_targets)
     # ---- content: the course search (public, GET only) and course images for servers without nginx
