@@ -24,12 +24,17 @@ from django.utils.translation import gettext as _
 from .models import Blueprint, BlueprintRule, Kind, Question, QuestionVersion
 
 
-def _eligible(rule: BlueprintRule) -> list[QuestionVersion]:
+def _eligible_pools(rules: list[BlueprintRule]) -> dict[tuple[int, int], list[QuestionVersion]]:
+    """(module id, difficulty) -> the current versions of the active questions there, by question id: one
+    query for every rule of a blueprint."""
     qs = (QuestionVersion.objects
-          .filter(question__module_id=rule.module_id, question__is_active=True, question__current=F("pk"),
-                  difficulty=rule.difficulty)
+          .filter(question__module_id__in={r.module_id for r in rules}, question__is_active=True,
+                  question__current=F("pk"), difficulty__in={r.difficulty for r in rules})
           .select_related("question").order_by("question_id"))
-    return list(qs)
+    pools: dict[tuple[int, int], list[QuestionVersion]] = defaultdict(list)
+    for version in qs:
+        pools[(version.question.module_id, version.difficulty)].append(version)
+    return pools
 
 
 def eligible_counts(blueprint: Blueprint) -> dict[int, int]:
@@ -91,8 +96,9 @@ def draw_paper(blueprint: Blueprint, rng: random.Random) -> list[tuple[QuestionV
         raise ValidationError(_("This exam has no questions set up yet."))
     by_module: dict[int, list[QuestionVersion]] = defaultdict(list)
     problems = []
+    pools = _eligible_pools(rules)
     for rule in rules:
-        pool = _eligible(rule)
+        pool = pools.get((rule.module_id, rule.difficulty), [])
         if len(pool) < rule.count:
             problems.append(_("%(module)s, %(difficulty)s: the rule asks for %(count)s questions, the bank holds "
                               "%(have)s active ones.") % {"module": rule.module.title,
