@@ -7,4 +7,4 @@ class DashboardsConfig(AppConfig):
     verbose_name = _("Region dashboards")
 
     def ready(self):
-        from . import signals  # noqa: F401  (facts that change mark their summary cells)
+        from . import dashboard, signals  # noqa: F401  (the role dashboard's card; facts that change mark their cells)

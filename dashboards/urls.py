@@ -1,7 +1,13 @@
-"""The region dashboards' pages (filled in by the pages work)."""
+"""The region dashboards' pages (``dashboards.views``)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "dashboards"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:region_id>/", views.region_page, name="region"),
+    path("<int:region_id>/export.xlsx", views.export, name="export"),
+]

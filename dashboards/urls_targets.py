@@ -1,7 +1,12 @@
-"""Targets of the plans, managed by region admins."""
+"""Targets of the plans, managed by region admins (``dashboards.views_targets``)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views_targets
 
 app_name = "dashboard_targets"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views_targets.target_list, name="list"),
+    path("<int:pk>/", views_targets.target_edit, name="edit"),
+]

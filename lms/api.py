@@ -533,10 +533,16 @@ class RegionRow:
 def import_regions(actor, rows: Iterable[RegionRow]) -> dict[str, int]:
     """Create or update regions and their populations from rows; all or nothing.
 
+    A system admin (or the system itself, ``actor=None``) imports anything. A region admin imports population
+    figures only, for existing regions inside their own subtree: a row that would create a region, names a
+    region outside their subtree, changes a division code or carries no figure is refused with its row number
+    and reason. Every bad row is reported; nothing is stored while one is bad.
+
     Returns counts: ``regions_created``, ``populations_created``, ``populations_updated``.
     """
-    if actor is not None and not permissions.is_system_admin(actor):
-        raise PermissionDenied(_("Only a system admin can import regions."))
+    full = actor is None or permissions.is_system_admin(actor)
+    if not full and not permissions.administered_regions(actor):
+        raise PermissionDenied(_("Only system and region admins can import regions and population figures."))
     rows = list(rows)
     errors = []
     for row in rows:
@@ -556,16 +562,24 @@ def import_regions(actor, rows: Iterable[RegionRow]) -> dict[str, int]:
         if row.code and not re.fullmatch(r"\d{6}(\d{3}|\d{6})?", row.code.strip()):
             errors.append(f"{where}: " + _("the division code %(code)s is not a 6-, 9- or 12-digit code.")
                           % {"code": row.code})
+    found: dict[int, Region] = {}
+    if not full:
+        found = _scoped_population_rows(actor, rows, errors)
     if errors:
         raise ValidationError(errors)
     counts = {"regions_created": 0, "populations_created": 0, "populations_updated": 0}
     with transaction.atomic():
-        for row in rows:
-            node = _ensure_region(None, row.province, Region.Level.PROVINCE, row.code if not row.city else "", counts)
-            if row.city:
-                node = _ensure_region(node, row.city, Region.Level.CITY, row.code if not row.county else "", counts)
-            if row.county:
-                node = _ensure_region(node, row.county, Region.Level.COUNTY, row.code, counts)
+        for i, row in enumerate(rows):
+            if full:
+                node = _ensure_region(None, row.province, Region.Level.PROVINCE, row.code if not row.city else "",
+                                      counts)
+                if row.city:
+                    node = _ensure_region(node, row.city, Region.Level.CITY, row.code if not row.county else "",
+                                          counts)
+                if row.county:
+                    node = _ensure_region(node, row.county, Region.Level.COUNTY, row.code, counts)
+            else:
+                node = found[i]
             if row.year is not None:
                 pop, created = RegionPopulation.objects.update_or_create(
                     region=node, year=row.year,
@@ -573,11 +587,55 @@ def import_regions(actor, rows: Iterable[RegionRow]) -> dict[str, int]:
                               "source": row.source},
                 )
                 counts["populations_created" if created else "populations_updated"] += 1
-        # Siblings stay in 区划代码 order (Region.node_order_by) even when a code was added later.
-        Region.fix_tree(fix_paths=True)
-        audit.record(actor, "region.import", object_type="lms.region", object_repr=_("%(n)s rows") % {"n": len(rows)},
-                     after=counts)
+        if full:
+            # Siblings stay in 区划代码 order (Region.node_order_by) even when a code was added later.
+            Region.fix_tree(fix_paths=True)
+        audit.record(actor, "region.import" if full else "region.population_import", object_type="lms.region",
+                     object_repr=_("%(n)s rows") % {"n": len(rows)}, after=counts)
     return counts
+
+
+def _scoped_population_rows(actor, rows: list[RegionRow], errors: list[str]) -> dict[int, Region]:
+    """A region admin's rows: each must name an existing region of their subtree and carry a population figure.
+    Appends a message per bad row to ``errors``; returns {row index: region} for the good ones."""
+    tops = permissions.administered_regions(actor)
+    lookups: dict[tuple[str, ...], Region | None] = {}
+
+    def lookup(names: tuple[str, ...]) -> Region | None:
+        if names not in lookups:
+            parent = lookup(names[:-1]) if len(names) > 1 else None
+            if len(names) > 1 and parent is None:
+                lookups[names] = None
+            else:
+                siblings = Region.get_root_nodes() if parent is None else parent.get_children()
+                lookups[names] = siblings.filter(name=names[-1]).first()
+        return lookups[names]
+
+    out: dict[int, Region] = {}
+    for i, row in enumerate(rows):
+        if not row.province or (row.county and not row.city):
+            continue  # reported already
+        where = _("Row %(line)s") % {"line": row.line} if row.line else ""
+        names = tuple(n.strip() for n in (row.province, row.city, row.county) if n and n.strip())
+        node = lookup(names)
+        if node is None:
+            errors.append(f"{where}: " + _("%(region)s does not exist; only a system admin can add regions.")
+                          % {"region": "".join(names)})
+            continue
+        if not any(node.path.startswith(t.path) for t in tops):
+            errors.append(f"{where}: " + _("%(region)s is outside your region.") % {"region": "".join(names)})
+            continue
+        if row.year is None:
+            errors.append(f"{where}: " + _("give the year and the population: you can import population figures "
+                                           "only."))
+            continue
+        if row.code and row.code.strip() != node.code:
+            errors.append(f"{where}: " + _("the division code %(code)s is not %(region)s's; only a system admin "
+                                           "can change division codes.") % {"code": row.code,
+                                                                            "region": node.name})
+            continue
+        out[i] = node
+    return out
 
 
 def _ensure_region(parent: Region | None, name: str, level: str, code: str, counts: dict) -> Region:

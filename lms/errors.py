@@ -21,7 +21,7 @@ def messages_of(exc) -> str:
 
 # The apps whose exception messages are written for the people using the product.
 PRODUCT_MODULES = ("lms.", "content.", "courses.", "exams.", "manikin.", "certificates.", "instructors.",
-                   "inspections.")
+                   "inspections.", "dashboards.")
 
 
 def reason_for(exception) -> str:

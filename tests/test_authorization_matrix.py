@@ -319,8 +319,9 @@ MATRIX: dict[str, Http | Ws] = {
                                  "others": FORBIDDEN},
                             objects={"pk": "person"}),
     "lms:regions": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="region",
-                        # POST imports regions: system admins only (POST {}: the form again, with its error)
-                        post={"anonymous": LOGIN, "system_admin": SHOWS, "others": FORBIDDEN}),
+                        # POST imports regions (system admins) or population figures of the admin's own subtree
+                        # (region admins); POST {}: the form again, with its error
+                        post={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}),
     "lms:organisations": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="organisation"),
     # ---- lms: personal-data rights (lms.privacy)
     # The notice is public; agreeing needs a sign-in (POST {}: the form again, or on for who has agreed).
@@ -554,7 +555,7 @@ MATRIX: dict[str, Http | Ws] = {
     "instructors:list": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
                              post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
     "instructors:register": Http(get={"anonymous": LOGIN, "others": NOT_ALLOWED},
-                                 post={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN}),
+                                 post={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}),
     "instructors:detail": Http(get={"anonymous": LOGIN, "others": NOT_FOUND},
                                post={"anonymous": LOGIN, "others": NOT_ALLOWED},
                                objects={"pk": "profile"}, path="/instructors/0/"),
@@ -622,8 +623,31 @@ MATRIX: dict[str, Http | Ws] = {
                                    objects={"pk": "inspection"}, path=f"/inspections/0/{action}/")
        for name, action in (("changes", "checklist/changes"), ("photos", "photos"))},
     # ---- awareness sessions (courses.urls_awareness)
+    # Organisation, region and system admins, as the class pages (organisation admins, not an actor here, and
+    # the sessions each admin sees: tests/dashboards/test_awareness.py). The form's organisation choice lists only
+    # the organisations the admin manages; POST {}: the form again with its errors. The list is GET only.
+    "awareness:list": Http(get={"anonymous": LOGIN, ADMINS: OK, "others": FORBIDDEN},
+                           post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    "awareness:new": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="organisation",
+                          post={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}),
     # ---- dashboards: the region dashboards (dashboards.urls)
+    # Region and system admins only. The start page sends a region admin of one region to its dashboard and lists
+    # the provinces for a system admin. A region's dashboard and its XLSX export: the viewer's subtree; a region
+    # outside it is refused (403, indicators.require_dashboard). GET only. Which region each admin may open, the
+    # drill-down and the breadcrumb: tests/dashboards/test_pages.py.
+    "dashboards:index": Http(get={"anonymous": LOGIN, REGION_ADMINS: REDIRECT, "system_admin": OK, "others": FORBIDDEN},
+                             post={"anonymous": LOGIN, "others": NOT_ALLOWED}),
+    **{f"dashboards:{name}": Http(get={"anonymous": LOGIN, REGION_ADMINS: scoped(OK, FORBIDDEN), "system_admin": OK,
+                                       "others": FORBIDDEN},
+                                  post={"anonymous": LOGIN, "others": NOT_ALLOWED}, objects={"region_id": "region"})
+       for name in ("region", "export")},
     # ---- dashboards: targets (dashboards.urls_targets)
+    # Region admins (their subtree) and system admins; the list shows the targets of the viewer's regions and a form
+    # whose region choice lists only them (POST {}: the form again with its errors). Target 0 does not exist (a
+    # real one outside the viewer's region is 404 too: tests/dashboards/test_targets.py).
+    "dashboard_targets:list": Http(get={"anonymous": LOGIN, ADMINS: SHOWS, "others": FORBIDDEN}, shows="region"),
+    "dashboard_targets:edit": Http(get={"anonymous": LOGIN, ADMINS: NOT_FOUND, "others": FORBIDDEN},
+                                   objects={"pk": "target"}, path="/dashboards/targets/0/"),
     # ---- content: the course search (public, GET only) and course images for servers without nginx
     "content:search": Http(get={"others": OK}, post={"others": NOT_ALLOWED}),
     # only media/images/ and media/original_images/ (public illustrations), never a person's photo

@@ -41,6 +41,9 @@ class Command(BaseCommand):
 
         inspections_demo.load(self.stdout)  # the 四统一 checklist, a plan for 杭州市, a planned and a past inspection
         instructors_demo.propose(self.stdout)  # the year's assessment of 西湖区, proposed for xihu_admin to decide
+        from dashboards import demo as dashboards_demo
+
+        dashboards_demo.load(self.stdout)  # last: the plans' targets, six years of awareness training, the cells
         self.stdout.write(self.style.SUCCESS("\nDemo logins (password for all: %s)" % demo.DEMO_PASSWORD))
         for login in logins:
             where = "".join(login.admin_region or login.region)
