@@ -8,7 +8,8 @@ Two ways in, each one function (validation, permission, transaction, audit):
   ``MAX_AGE_DAYS`` back; a group's headcount is a whole number from 0 to ``MAX_GROUP``, the session's
   total from 1 to ``MAX_SESSION``. One row per person-time, no personal data; the rows share a session key.
 - ``record_class``: an awareness class that finished: one record per enrolment not withdrawn, once
-  (the enrolment is the key; running it again adds only enrolments added since).
+  (the enrolment is the key; running it again adds only enrolments added since), on the class's last day
+  (today if it finished early: no record is dated in the future).
 
 Both send ``awareness_recorded`` (bulk inserts send no ``post_save``), which the dashboards listen to.
 """
@@ -95,21 +96,26 @@ def record_session(actor, *, organisation: Organisation, held_on: dt.date, headc
     return key
 
 
-def record_class(actor, training_class: TrainingClass) -> int:
-    """Count an awareness class's trainees (enrolments not withdrawn) once each; returns how many were added."""
-    if training_class.programme.kind != Programme.Kind.AWARENESS:
-        raise ValidationError(_("Only awareness classes are counted as awareness training."))
+def record_class(actor, training_class: TrainingClass, *, today: dt.date | None = None) -> int:
+    """Count a finished awareness class's trainees (enrolments not withdrawn) once each, on its last day (today
+    if it finished early); returns how many were added."""
     if actor is not None and not permissions.can_manage_class(actor, training_class):
         raise PermissionDenied(_("You cannot manage this class."))
+    if training_class.programme.kind != Programme.Kind.AWARENESS:
+        raise ValidationError(_("Only awareness classes are counted as awareness training."))
+    if training_class.status != TrainingClass.Status.FINISHED:
+        raise ValidationError(_("Only a finished class is counted as awareness training."))
     base = training_class.training_base
+    held_on = min(training_class.ends_on, today or timezone.localdate())
     with transaction.atomic():
         todo = list(training_class.enrolments.exclude(status=Enrolment.Status.WITHDRAWN)
                     .filter(awareness_record__isnull=True).values_list("pk", flat=True))
         AwarenessRecord.objects.bulk_create(
-            [AwarenessRecord(region_id=base.region_id, held_on=training_class.ends_on, enrolment_id=pk,
+            [AwarenessRecord(region_id=base.region_id, held_on=held_on, enrolment_id=pk,
                              source=AwarenessRecord.Source.CLASS, organisation=base, training_class=training_class)
              for pk in todo], batch_size=2000)
         if todo:
-            audit.record(actor, "awareness.class", training_class, after={"records": len(todo)})
-            awareness_recorded.send(sender=AwarenessRecord, cells={(base.region_id, training_class.ends_on)})
+            audit.record(actor, "awareness.class", training_class, after={"records": len(todo),
+                                                                          "held_on": held_on.isoformat()})
+            awareness_recorded.send(sender=AwarenessRecord, cells={(base.region_id, held_on)})
     return len(todo)

@@ -1,9 +1,9 @@
 """Facts that change mark their summary cells dirty, in the same transaction as the change.
 
 Bulk writes that bypass signals (``bulk_create``, ``QuerySet.update``) must call ``facts.mark`` or
-``facts.rebuild`` themselves: the province generator calls ``rebuild``. A person who moves to another
-region leaves their past facts counted where they were (the cells are recomputed from the facts, so the
-next change of those months moves them).
+``facts.rebuild`` themselves: the province generator calls ``rebuild``. Attempts, practical results and
+exam recordings count in the person's region: a person who moves to another region takes them along (the
+months they touch are marked in both regions), as a rebuild would count them.
 """
 
 from __future__ import annotations
@@ -33,10 +33,47 @@ def _awareness(sender, instance, **kwargs):
     facts.mark([(instance.region_id, instance.held_on)])
 
 
+def _chain_cells(region_id, issued_on, renews_id, pk) -> list[tuple]:
+    """The cells of a certificate and of its chain of renewals: a live certificate is kept in the month its
+    chain began (``facts.chain_start``), in its own region; a renewal takes the renewed one's place."""
+    regions, days = {region_id}, {issued_on}
+    for field, start in (("pk", renews_id), ("renews_id", pk)):  # back to the first, on to the latest
+        key = start
+        for _depth in range(facts.CHAIN_DEPTH + 1):
+            if not key:
+                break
+            row = Certificate.objects.filter(**{field: key}).values_list("pk", "region_id", "issued_on",
+                                                                          "renews_id").first()
+            if row is None:
+                break
+            regions.add(row[1])
+            days.add(row[2])
+            key = row[3] if field == "pk" else row[0]
+    return [(r, d) for r in regions for d in days]
+
+
 @receiver(pre_save, sender=Certificate, dispatch_uid="dashboards.certificate.before")
 def _certificate_before(sender, instance, **kwargs):
     if instance.pk:  # a correction may move it: its old cell changes too
-        facts.mark(Certificate.objects.filter(pk=instance.pk).values_list("region_id", "issued_on"))
+        old = Certificate.objects.filter(pk=instance.pk).values_list("region_id", "issued_on", "renews_id").first()
+        if old:
+            facts.mark(_chain_cells(*old, instance.pk))
+
+
+@receiver(pre_save, sender=User, dispatch_uid="dashboards.person.before")
+def _person_before(sender, instance, update_fields=None, **kwargs):
+    if not instance.pk or (update_fields is not None and not {"region", "region_id"} & set(update_fields)):
+        return  # e.g. a sign-in (last_login)
+    old = User.objects.filter(pk=instance.pk).values_list("region_id", flat=True).first()
+    if old == instance.region_id:
+        return
+    months = set(Attempt.objects.filter(user_id=instance.pk, submitted_at__isnull=False)
+                 .values_list("submitted_at", flat=True))
+    months |= {m for pair in PracticalResult.objects.filter(booking__candidate_id=instance.pk)
+               .values_list("signed_at", "created_at") for m in pair}
+    months |= set(Recording.objects.filter(trainee_id=instance.pk, purpose="exam", stopped_at__isnull=False)
+                  .values_list("stopped_at", flat=True))
+    facts.mark([(region, m) for region in (old, instance.region_id) for m in months])
 
 
 @receiver(pre_save, sender=TrainingClass, dispatch_uid="dashboards.class.before")
@@ -52,12 +89,8 @@ def _awareness_bulk(sender, cells, **kwargs):
 
 @receiver([post_save, post_delete], sender=Certificate, dispatch_uid="dashboards.certificate")
 def _certificate(sender, instance, **kwargs):
-    cells = [(instance.region_id, instance.issued_on)]
-    if instance.renews_id:  # the renewed certificate is no longer live
-        old = Certificate.objects.filter(pk=instance.renews_id).values_list("region_id", "issued_on").first()
-        if old:
-            cells.append(old)
-    facts.mark(cells)
+    # a renewal: the renewed certificate is no longer live, and the renewal counts from the chain's start
+    facts.mark(_chain_cells(instance.region_id, instance.issued_on, instance.renews_id, instance.pk))
 
 
 @receiver([post_save, post_delete], sender=Attempt, dispatch_uid="dashboards.attempt")
@@ -70,9 +103,9 @@ def _attempt(sender, instance, **kwargs):
 def _practical(sender, instance, **kwargs):
     from exams.practical_models import Booking
     region = Booking.objects.filter(pk=instance.booking_id).values_list("candidate__region_id", flat=True).first()
-    months = PracticalResult.objects.filter(booking_id=instance.booking_id, signed_at__isnull=False) \
-        .values_list("signed_at", flat=True)
-    facts.mark([(region, m) for m in [*months, instance.signed_at]])
+    # a version is counted in the month it was signed, or made (late evidence is frozen unsigned)
+    versions = PracticalResult.objects.filter(booking_id=instance.booking_id).values_list("signed_at", "created_at")
+    facts.mark([(region, m) for pair in [*versions, (instance.signed_at, instance.created_at)] for m in pair])
 
 
 @receiver([post_save, post_delete], sender=Recording, dispatch_uid="dashboards.recording")
