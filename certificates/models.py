@@ -176,6 +176,8 @@ class Certificate(models.Model):
             models.Index(fields=["holder", "programme"]),
             models.Index(fields=["expires_on"]),
             models.Index(fields=["region", "issued_on"]),
+            # renewals by region: the dashboards' live certificates of a region and month (dashboards.facts)
+            models.Index(fields=["region"], condition=models.Q(renews__isnull=False), name="certificate_renewal_region"),
         ]
 
     def __str__(self) -> str:

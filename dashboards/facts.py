@@ -3,14 +3,17 @@
 Counting rules (each fact counts in one region and one month, in the server's time zone):
 
 - **Awareness** (``courses.AwarenessRecord``): one person-time per record, in its region, on ``held_on``.
-- **Certificates**: first-aider certificates (programme kind ``first_aider``) count as *new*, refresher
-  ones (``refresher``) as *renewed*, in the certificate's region and issue month; revoked ones do not count.
-  ``CertificateCell`` keeps the *live* ones of both kinds (not revoked, not renewed by a later certificate)
-  by expiry day: a person with a renewed certificate is one certified first-aider, not two.
+- **Certificates**: first-aider certificates (programme kind ``first_aider``) count as *new*, renewals
+  (a certificate that ``renews`` another, as ``certificates.lifecycle.renew`` issues them with the renewed
+  certificate's programme, or one of a ``refresher`` programme) as *renewed*, in the certificate's region and
+  issue month; revoked ones do not count. ``CertificateCell`` keeps the *live* ones of both kinds (not
+  revoked, not renewed by a later certificate) by expiry day, in the month their chain of renewals began
+  (``chain_start``): a person with a renewed certificate is one certified first-aider, not two, also on the
+  days before the renewal.
 - **Theory**: graded attempts (submitted, not voided), in the month submitted and the trainee's region;
   the pass rate is passed / graded attempts (every attempt counts; a retake is a new attempt).
-- **Practical**: the latest version of each booking's result, once signed, in the month it was signed and
-  the candidate's region.
+- **Practical**: the latest version of each booking's result, once signed, in the month it was signed (a
+  version frozen unsigned, late evidence: the month it was made) and the candidate's region.
 - **CPR quality**: scored recordings of exam rooms (``purpose = exam``) with a trainee, in the month they
   stopped and the trainee's region: mean depth (mm), mean rate (per minute), share of compressions with
   full recoil (%) and the chest-compression fraction (%), as histograms over ``BINS``.
@@ -32,22 +35,24 @@ from collections.abc import Iterable
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 
 from .models import Cell, CertificateCell, DirtyCell
 
 log = logging.getLogger(__name__)
 
 # Histogram bin edges per CPR measure; values below the first edge go in bin 0, values at or above the
-# last edge in the last bin. The guideline limits (50/60 mm, 100/120 per minute, 80 % recoil, 60/80 % CCF)
-# are edges, so "in target" shares are sums of whole bins.
+# last edge in the last bin, a value on an edge in the bin above it, except a target's upper limit, which
+# belongs to the target as the scorer judges it (60.0 mm in 55–60, 120 per minute in 110–120). The guideline
+# limits (50/60 mm, 100/120 per minute, 80 % recoil, 60/80 % CCF) are edges, so "in target" shares are sums
+# of whole bins.
 BINS: dict[str, list[float]] = {
     "depth_mm": [30, 35, 40, 45, 50, 55, 60, 65, 70],
     "rate_cpm": [80, 90, 100, 110, 120, 130, 140],
     "recoil_pct": [20, 40, 60, 80, 90],
     "ccf_pct": [40, 50, 60, 70, 80, 90],
 }
-IN_TARGET: dict[str, tuple[float, float | None]] = {  # [low, high) in the measure's unit; None: no upper bound
+IN_TARGET: dict[str, tuple[float, float | None]] = {  # [low, high] in the measure's unit; None: no upper bound
     "depth_mm": (50, 60), "rate_cpm": (100, 120), "recoil_pct": (80, None), "ccf_pct": (80, None),
 }
 CELL_COUNTS = ("awareness", "certificates_new", "certificates_renewed", "theory_graded", "theory_passed",
@@ -77,9 +82,12 @@ def mark(cells: Iterable[tuple[int | None, dt.date | None]]) -> None:
 # ------------------------------------------------------------------ computing
 
 
-def _bin(values: np.ndarray, edges: list[float]) -> list[int]:
+def _bin(values: np.ndarray, edges: list[float], target_high: float | None = None) -> list[int]:
     values = values[~np.isnan(values)]
-    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1).tolist()
+    index = np.searchsorted(edges, values, side="right")
+    if target_high is not None:  # the target's upper limit is in the target (60 mm, 120 per minute)
+        index[values == target_high] -= 1
+    return np.bincount(index, minlength=len(edges) + 1).tolist()
 
 
 def _limit(qs, region_field: str, date_field: str, region_ids, start, end):
@@ -135,9 +143,10 @@ def compute(region_ids: Iterable[int] | None = None, first: dt.date | None = Non
 
     certs = Certificate.objects.filter(revoked_at__isnull=True,
                                        programme__kind__in=[Programme.Kind.FIRST_AIDER, Programme.Kind.REFRESHER])
+    # a renewal (``certificates.lifecycle.renew``) has the renewed certificate's programme and ``renews`` set
+    renewal = Q(renews__isnull=False) | Q(programme__kind=Programme.Kind.REFRESHER)
     for key, row in grouped(certs, "region_id", "issued_on", False,
-                            new=Count("pk", filter=Q(programme__kind=Programme.Kind.FIRST_AIDER)),
-                            renewed=Count("pk", filter=Q(programme__kind=Programme.Kind.REFRESHER))):
+                            new=Count("pk", filter=~renewal), renewed=Count("pk", filter=renewal)):
         cells[key]["certificates_new"] += row["new"]
         cells[key]["certificates_renewed"] += row["renewed"]
 
@@ -147,9 +156,13 @@ def compute(region_ids: Iterable[int] | None = None, first: dt.date | None = Non
         cells[key]["theory_graded"] += row["n"]
         cells[key]["theory_passed"] += row["ok"]
 
+    # the latest version counts, also when it is unsigned (late evidence, frozen by the system after the
+    # signature): in the month it was signed, or made
     newer = PracticalResult.objects.filter(booking_id=OuterRef("booking_id"), number__gt=OuterRef("number"))
-    latest = PracticalResult.objects.filter(signed_at__isnull=False).filter(~Exists(newer))
-    for key, row in grouped(latest, "booking__candidate__region_id", "signed_at", True,
+    signed = PracticalResult.objects.filter(booking_id=OuterRef("booking_id"), signed_at__isnull=False)
+    latest = (PracticalResult.objects.filter(Exists(signed)).filter(~Exists(newer))
+              .annotate(counted_at=Coalesce("signed_at", "created_at")))
+    for key, row in grouped(latest, "booking__candidate__region_id", "counted_at", True,
                             n=Count("pk"), ok=Count("pk", filter=Q(passed=True))):
         cells[key]["practical_results"] += row["n"]
         cells[key]["practical_passed"] += row["ok"]
@@ -162,6 +175,52 @@ def compute(region_ids: Iterable[int] | None = None, first: dt.date | None = Non
     recs = _limit(Recording.objects.filter(purpose="exam", trainee__isnull=False, result__isnull=False,
                                            outcome=Recording.Outcome.SCORED),
                   "trainee__region_id", "stopped_at", region_ids, start_t, end_t)
+    # (PostgreSQL counts the same histograms and sums itself: a million result documents are not read here)
+    cpr = _cpr_cells_pg(recs) if connection.vendor == "postgresql" else _cpr_cells_py(recs)
+    for key, values in cpr.items():
+        cells[key].update(values)
+
+    live = certs.filter(~Exists(Certificate.objects.filter(renews_id=OuterRef("pk"), revoked_at__isnull=True)))
+    cert_cells: dict = {}
+    if first is not None:  # implied by began_on >= first (a chain without renewal begins on its issue day):
+        live = live.filter(Q(issued_on__gte=first) | Q(renews__isnull=False))  # lets an index find the rows
+    rows = (_limit(live.annotate(began_on=chain_start()), "region_id", "began_on", region_ids, first, end)
+            .annotate(m=TruncMonth("began_on")).values("region_id", "m", "expires_on")
+            .annotate(n=Count("pk")).order_by())
+    for row in rows:
+        cert_cells[(row["region_id"], month_of(row["m"]), row["expires_on"])] = row["n"]
+    return {k: v for k, v in cells.items() if k[0] is not None}, cert_cells
+
+
+CHAIN_DEPTH = 3  # renewals followed back from a live certificate (four certificates: twelve years)
+
+
+def chain_start():
+    """The day a live certificate's holder became certified: the issue day of the first certificate of its
+    chain of renewals (up to ``CHAIN_DEPTH`` back). A certificate renewed before it expired and its renewal
+    make one unbroken validity, so the live one stands for both on every day since: a past year's figures
+    do not change when its certificates are renewed later. (Renewed after a lapse, the holder counts as
+    certified through the lapse in past years' figures.)"""
+    fields = ["__".join(["renews"] * depth + ["issued_on"]) for depth in range(CHAIN_DEPTH, -1, -1)]
+    return Coalesce(*fields)
+
+
+# PostgreSQL: a ``result`` key as ``_num`` reads it (a number, a numeric string, a boolean; else NULL). Numbers
+# beyond float8's range are NULL, as ``_num`` makes infinities None.
+_NUMERIC_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+_NUM_SQL = """CASE jsonb_typeof(result -> '{key}')
+    WHEN 'number' THEN CASE WHEN abs((result -> '{key}')::numeric) < 1e300 THEN (result ->> '{key}')::float8 END
+    WHEN 'string' THEN CASE WHEN (result ->> '{key}') ~ '{numeric}'
+                            AND abs(btrim(result ->> '{key}')::numeric) < 1e300
+                       THEN btrim(result ->> '{key}')::float8 END
+    WHEN 'boolean' THEN CASE WHEN (result -> '{key}') = 'true'::jsonb THEN 1.0::float8 ELSE 0.0::float8 END
+END"""
+_CPR_KEYS = {"depth_mm": ("mean_depth_mm", 1.0), "rate_cpm": ("mean_rate_cpm", 1.0),
+             "recoil_pct": ("pct_recoil_ok", 1.0), "ccf_pct": ("ccf", 100.0)}
+
+
+def _cpr_cells_py(recs) -> dict:
+    """``{(region_id, month): {"cpr_n", "cpr_hist", "cpr_sums"}}`` of the recordings ``recs``."""
     per_cell: dict = defaultdict(list)
     for region_id, stopped_at, depth, rate, recoil, ccf in recs.values_list(
             "trainee__region_id", "stopped_at", "result__mean_depth_mm", "result__mean_rate_cpm",
@@ -170,23 +229,59 @@ def compute(region_ids: Iterable[int] | None = None, first: dt.date | None = Non
             continue
         per_cell[(region_id, month_of(stopped_at))].append(
             (_num(depth), _num(rate), _num(recoil), None if _num(ccf) is None else 100.0 * _num(ccf)))
+    out = {}
     for key, values in per_cell.items():
         arr = np.array(values, dtype=float)  # None -> nan
-        cell = cells[key]
+        cell = out[key] = {}
         cell["cpr_n"] = len(values)
-        cell["cpr_hist"] = {name: _bin(arr[:, i], BINS[name]) for i, name in enumerate(BINS)}
+        cell["cpr_hist"] = {name: _bin(arr[:, i], BINS[name], IN_TARGET[name][1]) for i, name in enumerate(BINS)}
         cell["cpr_sums"] = {name: float(np.nansum(arr[:, i])) for i, name in enumerate(BINS)}
         cell["cpr_sums"].update({f"{name}_n": int(np.count_nonzero(~np.isnan(arr[:, i])))
                                  for i, name in enumerate(BINS)})
+    return out
 
-    live = certs.filter(~Exists(Certificate.objects.filter(renews_id=OuterRef("pk"), revoked_at__isnull=True)))
-    cert_cells: dict = {}
-    rows = (_limit(live, "region_id", "issued_on", region_ids, first, end)
-            .annotate(m=TruncMonth("issued_on")).values("region_id", "m", "expires_on")
-            .annotate(n=Count("pk")).order_by())
-    for row in rows:
-        cert_cells[(row["region_id"], month_of(row["m"]), row["expires_on"])] = row["n"]
-    return {k: v for k, v in cells.items() if k[0] is not None}, cert_cells
+
+def _cpr_cells_pg(recs) -> dict:
+    """``{(region_id, month): {"cpr_n", "cpr_hist", "cpr_sums"}}`` of the recordings ``recs``, in one GROUP BY:
+    the values, bins (``_bin``: ``width_bucket`` is ``searchsorted(side="right")``, a target's upper limit one bin
+    down) and sums the Python loop of ``compute`` makes, without reading a million ``result`` documents."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    inner, params = (recs.annotate(cpr_region=F("trainee__region_id")).values("cpr_region", "stopped_at", "result")
+                     .order_by().query.sql_with_params())
+    values = ", ".join(f"({_NUM_SQL.format(key=key, numeric=_NUMERIC_TEXT)}) * {scale}::float8 AS {name}"
+                       for name, (key, scale) in _CPR_KEYS.items())
+    buckets = ", ".join(
+        f"width_bucket({name}, ARRAY[{', '.join(f'{e:g}' for e in BINS[name])}]::float8[])"
+        + (f" - CASE WHEN {name} = {IN_TARGET[name][1]:g} THEN 1 ELSE 0 END" if IN_TARGET[name][1] is not None
+           else "") + f" AS b_{name}"
+        for name in BINS)
+    aggregates = ["count(*)"]
+    for name in BINS:
+        aggregates += [f"count(*) FILTER (WHERE b_{name} = {k})" for k in range(len(BINS[name]) + 1)]
+        # summed as numeric: the same total whatever order the (parallel) scan adds the rows in
+        aggregates += [f"COALESCE(sum({name}::numeric), 0)", f"count({name})"]
+    # OFFSET 0 keeps each level a subquery of its own: every value and bin is computed once per recording
+    # (flattened, each of the aggregates would compute them again)
+    sql = (f"SELECT cpr_region, (date_trunc('month', stopped_at AT TIME ZONE %s))::date, {', '.join(aggregates)} "
+           f"FROM (SELECT cpr_region, stopped_at, {', '.join(BINS)}, {buckets} "
+           f"      FROM (SELECT cpr_region, stopped_at, {values} FROM ({inner}) AS recs OFFSET 0) AS v OFFSET 0) AS b "
+           "WHERE cpr_region IS NOT NULL GROUP BY 1, 2")
+    out = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.get_current_timezone_name(), *params])
+        for row in cursor.fetchall():
+            region_id, month, n, rest = row[0], row[1], row[2], list(row[3:])
+            hist, sums = {}, {}
+            for name in BINS:
+                k = len(BINS[name]) + 1
+                hist[name], (total, count), rest = rest[:k], rest[k:k + 2], rest[k + 2:]
+                sums[name], sums[f"{name}_n"] = float(total), int(count)
+            out[(region_id, month)] = {"cpr_n": n, "cpr_hist": hist,
+                                       "cpr_sums": {**{k: sums[k] for k in BINS},
+                                                    **{f"{k}_n": sums[f"{k}_n"] for k in BINS}}}
+    return out
 
 
 def _num(value) -> float | None:
@@ -206,13 +301,34 @@ def _store(cells: dict, cert_cells: dict, region_ids, first, last) -> None:
         scope &= Q(month__gte=first)
     if last is not None:
         scope &= Q(month__lte=last)
-    Cell.objects.filter(scope).delete()
-    CertificateCell.objects.filter(scope).delete()
-    Cell.objects.bulk_create([Cell(region_id=r, month=m, **{k: v for k, v in values.items()})
-                              for (r, m), values in cells.items() if any(values[k] for k in CELL_COUNTS)],
-                             batch_size=2000)
-    CertificateCell.objects.bulk_create([CertificateCell(region_id=r, month=m, expires_on=e, count=n)
-                                         for (r, m, e), n in cert_cells.items() if n], batch_size=5000)
+    # cells have nothing that depends on them: one DELETE each (``delete()`` would fetch them first)
+    for model in (Cell, CertificateCell):
+        qs = model.objects.filter(scope)
+        qs._raw_delete(qs.db)
+    _insert(Cell, [{"region_id": r, "month": m, **values}
+                   for (r, m), values in cells.items() if any(values[k] for k in CELL_COUNTS)])
+    _insert(CertificateCell, [{"region_id": r, "month": m, "expires_on": e, "count": n}
+                              for (r, m, e), n in cert_cells.items() if n])
+
+
+def _insert(model, rows: list[dict]) -> None:
+    """Insert rows given as ``{attname: value}`` (other fields: their default): ``bulk_create``, or on PostgreSQL
+    with many rows (a rebuild: some 200,000 certificate cells) COPY."""
+    if connection.vendor != "postgresql" or len(rows) < 1000:
+        model.objects.bulk_create([model(**row) for row in rows], batch_size=5000)
+        return
+    import json
+
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in fields}
+    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = [f.attname for f in fields]
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            values = [row.get(name, defaults[name]) for name in names]
+            copy.write_row([json.dumps(v) if name in json_fields else v for name, v in zip(names, values)])
 
 
 def _lock() -> None:
@@ -223,15 +339,29 @@ def _lock() -> None:
 
 
 def _delete_marks(ids: list[int]) -> None:
-    for i in range(0, len(ids), 5000):
-        DirtyCell.objects.filter(pk__in=ids[i:i + 5000]).delete()
+    for i in range(0, len(ids), 5000):  # one DELETE each (``delete()`` would fetch the rows first)
+        marks = DirtyCell.objects.filter(pk__in=ids[i:i + 5000])
+        marks._raw_delete(marks.db)
+
+
+MARKS_PER_PASS = 20000
 
 
 def refresh() -> int:
-    """Recompute the cells marked dirty; returns how many (region, month) cells were recomputed."""
-    marks = list(DirtyCell.objects.values_list("pk", "region_id", "month")[:20000])
+    """Recompute the cells marked dirty (every mark there is, ``MARKS_PER_PASS`` at a time); returns how many
+    (region, month) cells were recomputed."""
+    done = 0
+    while True:
+        n, more = _refresh_pass()
+        done += n
+        if not more:
+            return done
+
+
+def _refresh_pass() -> tuple[int, bool]:
+    marks = list(DirtyCell.objects.values_list("pk", "region_id", "month").order_by("pk")[:MARKS_PER_PASS])
     if not marks:
-        return 0
+        return 0, False
     by_region: dict[int, set] = defaultdict(set)
     for _pk, region_id, month in marks:
         by_region[region_id].add(month)
@@ -245,7 +375,7 @@ def refresh() -> int:
             cells, cert_cells = compute(region_ids, first, last)
             _store(cells, cert_cells, region_ids, first, last)
         _delete_marks([m[0] for m in marks])
-    return sum(len(m) for m in by_region.values())
+    return sum(len(m) for m in by_region.values()), len(marks) == MARKS_PER_PASS
 
 
 def rebuild() -> int:

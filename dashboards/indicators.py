@@ -3,15 +3,20 @@
 Definitions (all figures of a region include every region below it):
 
 - **Population**: the region's own figure for the year, else the latest earlier one, else the sum of its
-  children's (recursively); ``basis`` says registered (户籍) or resident (常住), ``is_demo`` made-up figures.
+  children's (recursively; none when a child has none, as a part missing would overstate every ratio);
+  ``basis`` says registered (户籍) or resident (常住), ``is_demo`` made-up figures.
 - **People reached** (awareness): person-times in the year; **cumulative** from the start of the plan
   period (the 普及率 target's ``year_from``, else the first year with data) to the end of the year.
   **普及率** = cumulative / population × 100.
 - **Certified first-aiders**: live first-aider certificates (not revoked, not renewed by a later one) valid
-  on the ``as_of`` day: the last day of the year, or today for the current year. **每百人救护员数** =
+  on the ``as_of`` day: the last day of the year, or today for the current year; a live renewal stands for
+  the certificates it renewed since its chain began (``facts.chain_start``), so a past year keeps the
+  holders who renewed after it. **每百人救护员数** =
   certified / population × 100. **Expired**: live certificates that expired before ``as_of`` (not renewed).
   **Expiring**: valid on ``as_of`` and expiring within the next 90 days (the current year only).
-- **New certificates**: first-aider certificates issued in the year (renewals counted apart).
+- **New certificates**: first-aider certificates issued in the year (renewals counted apart); **cumulative**
+  from ``certificates_from``: the new-certificates target's ``year_from``, else ``period_from``.
+- **Targets**: those whose period covers the year, the region's own, else the nearest region above's.
 - **Pass rates**: passed / graded theory attempts; passed / signed practical results (latest version).
 - **CPR quality**: distributions of mean depth, rate, full-recoil share and CCF of scored exam recordings,
   with the share in the guideline target and the means.
@@ -28,6 +33,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, IntegerField, Q, Sum, When
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -81,6 +87,10 @@ class Cpr:
     def add(self, n, hist, sums):
         self.n += n
         for k, counts in (hist or {}).items():
+            mine = self.hist.get(k)
+            if mine is not None and len(mine) == len(counts):
+                self.hist[k] = [a + b for a, b in zip(mine, counts)]
+                continue
             mine = self.hist.setdefault(k, [0] * len(counts))
             for i, c in enumerate(counts):
                 mine[i] += c
@@ -121,7 +131,8 @@ class Figures:
     awareness_cumulative: int = 0
     certificates_new: int = 0
     certificates_renewed: int = 0
-    certificates_new_cumulative: int = 0
+    certificates_new_cumulative: int = 0  # since certificates_from
+    certificates_from: int = 0  # the new-certificates target's year_from, else period_from
     certified: int = 0  # valid on as_of
     expired: int = 0
     expiring: int | None = None
@@ -208,8 +219,7 @@ def _populations(regions: list[Region], year: int) -> dict[int, tuple[int | None
             out = (p.population, p.basis, p.is_demo)
         else:
             parts = [of(c) for c in children.get(path, [])]
-            parts = [x for x in parts if x[0] is not None]
-            if not parts:
+            if not parts or any(x[0] is None for x in parts):  # a part unknown: the sum would understate it
                 out = (None, "", False)
             else:
                 bases = {x[1] for x in parts}
@@ -221,11 +231,13 @@ def _populations(regions: list[Region], year: int) -> dict[int, tuple[int | None
     return {r.pk: of(r.path) for r in regions}
 
 
-def _targets_for(region: Region) -> dict[str, tuple[Target, bool]]:
-    """The targets that apply to a region: its own, else the nearest region above's (inherited)."""
+def _targets_for(region: Region, year: int) -> dict[str, tuple[Target, bool]]:
+    """The targets that apply to a region in a year (its period covers the year): its own, else the nearest
+    region above's (inherited)."""
     ancestors = [region, *reversed(list(region.get_ancestors()))]
     out: dict[str, tuple[Target, bool]] = {}
-    rows = list(Target.objects.filter(region__in=ancestors).select_related("region").order_by("-year_to"))
+    rows = list(Target.objects.filter(region__in=ancestors, year_from__lte=year, year_to__gte=year)
+                .select_related("region").order_by("-year_to"))
     for r in ancestors:
         for t in rows:
             if t.region_id == r.pk and t.indicator not in out:
@@ -240,15 +252,45 @@ def _period_from(targets, cells_first_year: int | None, year: int) -> int:
     return min(cells_first_year or year, year)
 
 
+# What a cell of another year than the one shown adds to the figures (the cumulative ones): ``_cells`` sums
+# only these for the earlier years.
+EARLIER_YEARS_ADD = ("awareness", "certificates_new")
+
+
+def _cells(region_ids: list[int], year: int, first_shown: int | None = None) -> list[dict]:
+    """The cells ``table`` adds up: every cell of ``year`` as stored, and the earlier years' cells summed per
+    region and year by the database (``EARLIER_YEARS_ADD``, dated 1 January): the same sums from a few hundred
+    rows instead of every month since the data began (the histograms of past years are not read). With
+    ``first_shown``, the cells of the years from it to ``year`` as stored (``trend``: each year's table takes
+    the cells up to its year)."""
+    first_shown = year if first_shown is None else first_shown
+    shown = list(Cell.objects.filter(region_id__in=region_ids, month__gte=dt.date(first_shown, 1, 1),
+                                     month__lte=dt.date(year, 12, 1)).values())
+    earlier = (Cell.objects.filter(region_id__in=region_ids, month__lt=dt.date(first_shown, 1, 1))
+               .annotate(y=ExtractYear("month")).values("region_id", "y")
+               .annotate(**{k: Sum(k) for k in EARLIER_YEARS_ADD}).order_by())
+    return shown + [{"region_id": r["region_id"], "month": dt.date(r["y"], 1, 1),
+                     **{k: r[k] for k in EARLIER_YEARS_ADD}} for r in earlier]
+
+
 def table(parent: Region, year: int, today: dt.date | None = None, groups: list[tuple[str, Region | None]] | None
           = None) -> list[Figures]:
     """Figures for ``parent`` (first) and each of its children (then the part directly under ``parent`` when
     there is any), all in a handful of queries. Refreshes the dirty cells first."""
-    facts.refresh()
+    return _table(parent, year, today, with_children=True)
+
+
+def _table(parent: Region, year: int, today: dt.date | None, with_children: bool, cells: list[dict] | None = None,
+           certificate_totals: list[dict] | None = None) -> list[Figures]:
+    """``table``; without the children (``with_children`` false: ``table_region``), the parent's figures alone,
+    the same, for less. ``cells`` and ``certificate_totals`` (``trend``: read once for several years, after a
+    refresh) are what ``_cells`` and ``_certificate_totals`` would read."""
+    if cells is None:
+        facts.refresh()
     today = today or timezone.localdate()
     as_of = as_of_day(year, today)
-    children = list(parent.get_children().order_by("path"))
-    targets = _targets_for(parent)
+    children = list(parent.get_children().order_by("path")) if with_children else []
+    targets = _targets_for(parent, year)
     rows = [Figures(region=parent, year=year, as_of=as_of, period_from=year)]
     rows += [Figures(region=c, year=year, as_of=as_of, period_from=year) for c in children]
     direct = Figures(region=parent, year=year, as_of=as_of, period_from=year, label=_("%(region)s (directly)")
@@ -261,16 +303,21 @@ def table(parent: Region, year: int, today: dt.date | None = None, groups: list[
         return direct
 
     path_of = dict(Region.objects.filter(path__startswith=parent.path).values_list("pk", "path"))
-    cells = list(Cell.objects.filter(region_id__in=list(path_of), month__lte=dt.date(year, 12, 1)).values())
+    if cells is None:
+        cells = _cells(list(path_of), year)  # the cells of other years carry EARLIER_YEARS_ADD only
     first_year = min((c["month"].year for c in cells), default=None)
     period_from = _period_from(targets, first_year, year)
+    new_target = targets.get(Target.Indicator.NEW_CERTIFICATES_PCT)
+    certificates_from = new_target[0].year_from if new_target is not None else period_from
     for f in (*rows, direct):
-        f.period_from = period_from
+        f.period_from, f.certificates_from = period_from, certificates_from
     for c in cells:
-        targets_rows = [rows[0], owner(path_of[c["region_id"]])]
+        # (without children, ``direct`` is not returned: nothing to add to it)
+        targets_rows = [rows[0], owner(path_of[c["region_id"]])] if children else [rows[0]]
         for f in targets_rows:
             if c["month"].year >= period_from:
                 f.awareness_cumulative += c["awareness"]
+            if c["month"].year >= certificates_from:
                 f.certificates_new_cumulative += c["certificates_new"]
             if c["month"].year != year:
                 continue
@@ -283,28 +330,40 @@ def table(parent: Region, year: int, today: dt.date | None = None, groups: list[
             f.practical_passed += c["practical_passed"]
             f.classes += c["classes"]
             f.cpr.add(c["cpr_n"], c["cpr_hist"], c["cpr_sums"])
-    _certificate_counts([*rows, direct], path_of, owner, as_of, year == today.year)
+    _certificate_counts([*rows, direct], path_of, owner, as_of, year == today.year, certificate_totals)
     pops = _populations([f.region for f in rows], year)
     for f in rows:
         f.population, f.population_basis, f.population_is_demo = pops.get(f.region.pk, (None, "", False))
     rows[0].targets = [TargetProgress(t, _actual(rows[0], t), inherited) for t, inherited in targets.values()]
-    has_direct = any(getattr(direct, k) for k in ("awareness_cumulative", "certified", "expired", "theory_graded",
-                                                   "practical_results", "classes", "certificates_new"))
+    has_direct = direct.cpr.n or any(getattr(direct, k) for k in (
+        "awareness_cumulative", "certified", "expired", "theory_graded", "practical_results", "classes",
+        "certificates_new", "certificates_new_cumulative", "certificates_renewed"))
     return rows + ([direct] if has_direct and children else [])
 
 
-def _certificate_counts(rows, path_of, owner, as_of: dt.date, current: bool) -> None:
-    soon = as_of + dt.timedelta(days=EXPIRING_DAYS)
-    month = as_of.replace(day=1)
-    issued = Q(month__lte=month)
-    agg = {
-        "valid": Sum(Case(When(expires_on__gte=as_of, then="count"), default=0, output_field=IntegerField())),
-        "expired": Sum(Case(When(expires_on__lt=as_of, then="count"), default=0, output_field=IntegerField())),
-        "expiring": Sum(Case(When(expires_on__gte=as_of, expires_on__lte=soon, then="count"), default=0,
-                             output_field=IntegerField())),
-    }
-    totals = (CertificateCell.objects.filter(issued, region_id__in=list(path_of)).values("region_id")
-              .annotate(**agg).order_by())
+def _certificate_totals(region_ids: list[int], days: list[dt.date]) -> dict[dt.date, list[dict]]:
+    """For each ``as_of`` day, per region: the live certificates of the cells issued up to its month, valid on
+    the day, expired before it and expiring within ``EXPIRING_DAYS`` (one scan for all the days)."""
+    agg = {}
+    for i, as_of in enumerate(days):
+        soon = as_of + dt.timedelta(days=EXPIRING_DAYS)
+        issued = Q(month__lte=as_of.replace(day=1))
+        agg[f"valid{i}"] = Sum(Case(When(issued & Q(expires_on__gte=as_of), then="count"), default=0,
+                                    output_field=IntegerField()))
+        agg[f"expired{i}"] = Sum(Case(When(issued & Q(expires_on__lt=as_of), then="count"), default=0,
+                                      output_field=IntegerField()))
+        agg[f"expiring{i}"] = Sum(Case(When(issued & Q(expires_on__gte=as_of, expires_on__lte=soon), then="count"),
+                                       default=0, output_field=IntegerField()))
+    last = max(days).replace(day=1)
+    rows = list(CertificateCell.objects.filter(month__lte=last, region_id__in=region_ids).values("region_id")
+                .annotate(**agg).order_by())
+    return {day: [{"region_id": r["region_id"], "valid": r[f"valid{i}"], "expired": r[f"expired{i}"],
+                   "expiring": r[f"expiring{i}"]} for r in rows] for i, day in enumerate(days)}
+
+
+def _certificate_counts(rows, path_of, owner, as_of: dt.date, current: bool, totals: list[dict] | None = None) -> None:
+    if totals is None:
+        totals = _certificate_totals(list(path_of), [as_of])[as_of]
     for f in rows:
         f.expiring = 0 if current else None
     # as_of is a year's last day or today, and no certificate is dated in the future, so every certificate
@@ -331,12 +390,27 @@ def _actual(f: Figures, target: Target):
 
 
 def trend(region: Region, years: list[int], today: dt.date | None = None) -> list[Figures]:
-    """The region's own figures for each year (for the charts)."""
-    return [table_region(region, y, today) for y in years]
+    """The region's own figures for each year (for the charts): ``table_region`` of each year, from the cells
+    and certificate totals of all the years read at once."""
+    years = list(years)
+    if len(years) < 2:
+        return [table_region(region, y, today) for y in years]
+    facts.refresh()
+    today = today or timezone.localdate()
+    ids = list(Region.objects.filter(path__startswith=region.path).values_list("pk", flat=True))
+    cells = _cells(ids, max(years), first_shown=min(years))
+    days = [as_of_day(y, today) for y in years]
+    totals = _certificate_totals(ids, days)
+    return [_table(region, y, today, with_children=False, cells=[c for c in cells if c["month"].year <= y],
+                   certificate_totals=totals[day])[0] for y, day in zip(years, days)]
 
 
 def table_region(region: Region, year: int, today: dt.date | None = None) -> Figures:
-    return table(region, year, today)[0]
+    return _table(region, year, today, with_children=False)[0]
+
+
+# instructors who are still there: not a deactivated account, nor a person who left and was anonymised
+PRESENT = {"user__is_active": True, "user__anonymised_at__isnull": True}
 
 
 @dataclass
@@ -383,7 +457,7 @@ def coverage(region: Region, year: int) -> list[CountyCoverage]:
                          .values_list("inspection__training_class__training_base__region_id")
                          .annotate(n=Count("pk")).order_by()):
         rows[region_id].findings = n
-    for region_id, n in (InstructorProfile.objects.filter(user__region_id__in=ids, status="active")
+    for region_id, n in (InstructorProfile.objects.filter(user__region_id__in=ids, status="active", **PRESENT)
                          .values_list("user__region_id").annotate(n=Count("pk")).order_by()):
         rows[region_id].instructors = n
     return list(rows.values())
@@ -393,7 +467,7 @@ def instructors_by_tier(region: Region) -> list[tuple[str, int, int]]:
     """(tier name, active, suspended) of the instructors whose region is in the subtree, by tier rank."""
     from instructors.models import InstructorProfile, Tier
     counts = defaultdict(lambda: [0, 0])
-    for tier_id, status, n in (InstructorProfile.objects.filter(user__region__path__startswith=region.path)
+    for tier_id, status, n in (InstructorProfile.objects.filter(user__region__path__startswith=region.path, **PRESENT)
                                .values_list("tier_id", "status").annotate(n=Count("pk")).order_by()):
         counts[tier_id][0 if status == "active" else 1] += n
     return [(t.name, *counts[t.pk]) for t in Tier.objects.order_by("rank")]

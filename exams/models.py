@@ -223,6 +223,8 @@ class Attempt(models.Model):
         verbose_name = _("exam attempt")
         verbose_name_plural = _("exam attempts")
         ordering = ["-started_at"]
+        # the dashboards count graded attempts by the month submitted (dashboards.facts)
+        indexes = [models.Index(fields=["submitted_at"], name="exam_attempt_submitted")]
         constraints = [
             models.UniqueConstraint(fields=["user", "blueprint"], condition=models.Q(status="open"),
                                     name="one_open_attempt_per_user_blueprint"),

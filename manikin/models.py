@@ -137,6 +137,8 @@ class Recording(models.Model):
         verbose_name = _("recording")
         verbose_name_plural = _("recordings")
         ordering = ["-started_at"]
+        # the dashboards count exam recordings by the month they stopped (dashboards.facts)
+        indexes = [models.Index(fields=["stopped_at"], name="manikin_recording_stopped")]
         constraints = [
             models.UniqueConstraint(fields=["manikin"], condition=models.Q(stopped_at__isnull=True),
                                     name="one_active_recording_per_manikin"),

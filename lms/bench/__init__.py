@@ -15,4 +15,5 @@ BENCHMARKS = {
     "exam": "exams.bench:run",
     "certificates": "certificates.bench:run",
     "instructors": "instructors.bench:run",
+    "dashboards": "dashboards.bench:run",
 }
