@@ -245,7 +245,7 @@ def _direct(province, year: int, today: dt.date, out) -> dict:
     """The province's figures for ``year`` (and each city's) counted from the facts, the way the cells count
     them (``dashboards.facts``), with no cell: one GROUP BY per fact kind over the base tables joined to the
     regions by path prefix. Returns the times (ms) and whether the figures equal ``indicators.table``'s."""
-    from django.db.models import Count, Exists, OuterRef, Q
+    from django.db.models import Count, Exists, OuterRef, Q, Subquery
     from django.db.models.functions import Coalesce, Substr, TruncMonth
     from django.utils import timezone
 
@@ -279,10 +279,12 @@ def _direct(province, year: int, today: dt.date, out) -> dict:
     renewal = Q(renews__isnull=False) | Q(programme__kind=Programme.Kind.REFRESHER)
     grouped("certificates (new, renewed)", certs.filter(issued_on__gte=start, issued_on__lt=end), "region__path",
             new=Count("pk", filter=~renewal), renewed=Count("pk", filter=renewal))
-    live = certs.filter(~Exists(Certificate.objects.filter(renews_id=OuterRef("pk"), revoked_at__isnull=True)))
-    grouped("certified (valid, expired)", live.annotate(began_on=facts.chain_start())
-            .annotate(m=TruncMonth("began_on")).filter(m__lte=as_of.replace(day=1)), "region__path",
-            valid=Count("pk", filter=Q(expires_on__gte=as_of)), expired=Count("pk", filter=Q(expires_on__lt=as_of)))
+    renewed_on = Subquery(Certificate.objects.filter(renews_id=OuterRef("pk"), revoked_at__isnull=True)
+                          .values("issued_on")[:1])
+    not_renewed = Q(renewed_on__isnull=True) | Q(renewed_on__gt=as_of)
+    grouped("certified (valid, expired)", certs.filter(issued_on__lte=as_of).annotate(renewed_on=renewed_on),
+            "region__path", valid=Count("pk", filter=Q(expires_on__gte=as_of) & not_renewed),
+            expired=Count("pk", filter=Q(expires_on__lt=as_of) & not_renewed))
     grouped("theory (graded, passed)", Attempt.objects.filter(status=Attempt.Status.SUBMITTED, passed__isnull=False,
                                                                submitted_at__gte=start_t, submitted_at__lt=end_t),
             "user__region__path", n=Count("pk"), ok=Count("pk", filter=Q(passed=True)))

@@ -6,10 +6,11 @@ Counting rules (each fact counts in one region and one month, in the server's ti
 - **Certificates**: first-aider certificates (programme kind ``first_aider``) count as *new*, renewals
   (a certificate that ``renews`` another, as ``certificates.lifecycle.renew`` issues them with the renewed
   certificate's programme, or one of a ``refresher`` programme) as *renewed*, in the certificate's region and
-  issue month; revoked ones do not count. ``CertificateCell`` keeps the *live* ones of both kinds (not
-  revoked, not renewed by a later certificate) by expiry day, in the month their chain of renewals began
-  (``chain_start``): a person with a renewed certificate is one certified first-aider, not two, also on the
-  days before the renewal.
+  issue month; revoked ones do not count. ``CertificateCell`` keeps every certificate of both kinds that is not
+  revoked as the days it stood for its holder: from its issue day to its expiry, or to the day before its
+  (not revoked) renewal was issued when that came first, with the renewal's issue day (``renewed_on``). The
+  days of one holder's certificates never overlap, so a person with a renewed certificate is one certified
+  first-aider on every day, not two; and one renewed after a lapse is not certified during the lapse.
 - **Theory**: graded attempts (submitted, not voided), in the month submitted and the trainee's region;
   the pass rate is passed / graded attempts (every attempt counts; a retake is a new attempt).
 - **Practical**: the latest version of each booking's result, once signed, in the month it was signed (a
@@ -34,7 +35,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, TruncMonth
 
 from .models import Cell, CertificateCell, DirtyCell
@@ -117,7 +118,7 @@ def compute(region_ids: Iterable[int] | None = None, first: dt.date | None = Non
     """Count the facts of the given regions (None: all) and months ``first``..``last`` (None: open).
 
     Returns (cells, certificate cells): ``{(region_id, month): {field: value}}`` and
-    ``{(region_id, month, expires_on): count}``.
+    ``{(region_id, issue month, last day, renewed_on): count}`` (``cell_days``).
     """
     from courses.models import AwarenessRecord, Programme, TrainingClass
     from certificates.models import Certificate
@@ -180,29 +181,22 @@ def compute(region_ids: Iterable[int] | None = None, first: dt.date | None = Non
     for key, values in cpr.items():
         cells[key].update(values)
 
-    live = certs.filter(~Exists(Certificate.objects.filter(renews_id=OuterRef("pk"), revoked_at__isnull=True)))
-    cert_cells: dict = {}
-    if first is not None:  # implied by began_on >= first (a chain without renewal begins on its issue day):
-        live = live.filter(Q(issued_on__gte=first) | Q(renews__isnull=False))  # lets an index find the rows
-    rows = (_limit(live.annotate(began_on=chain_start()), "region_id", "began_on", region_ids, first, end)
-            .annotate(m=TruncMonth("began_on")).values("region_id", "m", "expires_on")
-            .annotate(n=Count("pk")).order_by())
+    cert_cells: dict = defaultdict(int)
+    renewal = Certificate.objects.filter(renews_id=OuterRef("pk"), revoked_at__isnull=True)
+    rows = (_limit(certs, "region_id", "issued_on", region_ids, first, end)
+            .annotate(m=TruncMonth("issued_on"), renewed_on=Subquery(renewal.values("issued_on")[:1]))
+            .values("region_id", "m", "expires_on", "renewed_on").annotate(n=Count("pk")).order_by())
     for row in rows:
-        cert_cells[(row["region_id"], month_of(row["m"]), row["expires_on"])] = row["n"]
-    return {k: v for k, v in cells.items() if k[0] is not None}, cert_cells
+        cert_cells[cell_days(row["region_id"], month_of(row["m"]), row["expires_on"], row["renewed_on"])] += row["n"]
+    return {k: v for k, v in cells.items() if k[0] is not None}, dict(cert_cells)
 
 
-CHAIN_DEPTH = 3  # renewals followed back from a live certificate (four certificates: twelve years)
-
-
-def chain_start():
-    """The day a live certificate's holder became certified: the issue day of the first certificate of its
-    chain of renewals (up to ``CHAIN_DEPTH`` back). A certificate renewed before it expired and its renewal
-    make one unbroken validity, so the live one stands for both on every day since: a past year's figures
-    do not change when its certificates are renewed later. (Renewed after a lapse, the holder counts as
-    certified through the lapse in past years' figures.)"""
-    fields = ["__".join(["renews"] * depth + ["issued_on"]) for depth in range(CHAIN_DEPTH, -1, -1)]
-    return Coalesce(*fields)
+def cell_days(region_id, month, expires_on: dt.date, renewed_on: dt.date | None) -> tuple:
+    """The certificate cell of a certificate: its last day as its holder's certificate is its expiry, or the
+    day before its renewal was issued when the renewal came before the expiry."""
+    if renewed_on is not None and renewed_on <= expires_on:
+        expires_on = renewed_on - dt.timedelta(days=1)
+    return region_id, month, expires_on, renewed_on
 
 
 # PostgreSQL: a ``result`` key as ``_num`` reads it (a number, a numeric string, a boolean; else NULL). Numbers
@@ -307,8 +301,8 @@ def _store(cells: dict, cert_cells: dict, region_ids, first, last) -> None:
         qs._raw_delete(qs.db)
     _insert(Cell, [{"region_id": r, "month": m, **values}
                    for (r, m), values in cells.items() if any(values[k] for k in CELL_COUNTS)])
-    _insert(CertificateCell, [{"region_id": r, "month": m, "expires_on": e, "count": n}
-                              for (r, m, e), n in cert_cells.items() if n])
+    _insert(CertificateCell, [{"region_id": r, "month": m, "expires_on": e, "renewed_on": rn, "count": n}
+                              for (r, m, e, rn), n in cert_cells.items() if n])
 
 
 def _insert(model, rows: list[dict]) -> None:

@@ -8,12 +8,13 @@ Definitions (all figures of a region include every region below it):
 - **People reached** (awareness): person-times in the year; **cumulative** from the start of the plan
   period (the 普及率 target's ``year_from``, else the first year with data) to the end of the year.
   **普及率** = cumulative / population × 100.
-- **Certified first-aiders**: live first-aider certificates (not revoked, not renewed by a later one) valid
-  on the ``as_of`` day: the last day of the year, or today for the current year; a live renewal stands for
-  the certificates it renewed since its chain began (``facts.chain_start``), so a past year keeps the
-  holders who renewed after it. **每百人救护员数** =
-  certified / population × 100. **Expired**: live certificates that expired before ``as_of`` (not renewed).
-  **Expiring**: valid on ``as_of`` and expiring within the next 90 days (the current year only).
+- **Certified first-aiders**: people holding a first-aider certificate (not revoked) valid on the ``as_of``
+  day: the last day of the year, or today for the current year. A certificate stands for its holder from its
+  issue day to its expiry, or to the day before its renewal was issued (``facts.cell_days``), so a renewed
+  person counts once, a past year keeps the holders who renewed after it, and a lapse counts as a lapse.
+  **每百人救护员数** = certified / population × 100. **Expired**: certificates that expired before ``as_of``
+  and were not renewed by then. **Expiring**: valid on ``as_of``, not renewed, and expiring within the next
+  90 days (the current year only).
 - **New certificates**: first-aider certificates issued in the year (renewals counted apart); **cumulative**
   from ``certificates_from``: the new-certificates target's ``year_from``, else ``period_from``.
 - **Targets**: those whose period covers the year, the region's own, else the nearest region above's.
@@ -342,17 +343,20 @@ def _table(parent: Region, year: int, today: dt.date | None, with_children: bool
 
 
 def _certificate_totals(region_ids: list[int], days: list[dt.date]) -> dict[dt.date, list[dict]]:
-    """For each ``as_of`` day, per region: the live certificates of the cells issued up to its month, valid on
-    the day, expired before it and expiring within ``EXPIRING_DAYS`` (one scan for all the days)."""
+    """For each ``as_of`` day, per region, over the certificate cells issued up to its month: valid on the day,
+    expired before it and not renewed by then, and valid, not renewed and expiring within ``EXPIRING_DAYS`` (one
+    scan for all the days)."""
     agg = {}
     for i, as_of in enumerate(days):
         soon = as_of + dt.timedelta(days=EXPIRING_DAYS)
         issued = Q(month__lte=as_of.replace(day=1))
         agg[f"valid{i}"] = Sum(Case(When(issued & Q(expires_on__gte=as_of), then="count"), default=0,
                                     output_field=IntegerField()))
-        agg[f"expired{i}"] = Sum(Case(When(issued & Q(expires_on__lt=as_of), then="count"), default=0,
+        not_renewed = Q(renewed_on__isnull=True) | Q(renewed_on__gt=as_of)
+        agg[f"expired{i}"] = Sum(Case(When(issued & Q(expires_on__lt=as_of) & not_renewed, then="count"), default=0,
                                       output_field=IntegerField()))
-        agg[f"expiring{i}"] = Sum(Case(When(issued & Q(expires_on__gte=as_of, expires_on__lte=soon), then="count"),
+        agg[f"expiring{i}"] = Sum(Case(When(issued & Q(expires_on__gte=as_of, expires_on__lte=soon,
+                                                       renewed_on__isnull=True), then="count"),
                                        default=0, output_field=IntegerField()))
     last = max(days).replace(day=1)
     rows = list(CertificateCell.objects.filter(month__lte=last, region_id__in=region_ids).values("region_id")

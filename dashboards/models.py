@@ -2,8 +2,8 @@
 
 The dashboards never count millions of rows while a page waits. Each fact (an awareness record, a
 certificate, a graded theory attempt, a signed practical result, an exam recording, a class) belongs to one
-region and one month; ``Cell`` holds the counts of one (region, month), ``CertificateCell`` the live
-first-aider certificates of one (region, issue month) by expiry day. A saved or deleted fact marks its
+region and one month; ``Cell`` holds the counts of one (region, month), ``CertificateCell`` the first-aider
+certificates of one (region, issue month) by the days they were valid for their holder. A saved or deleted fact marks its
 cells in ``DirtyCell`` in the same transaction (``dashboards.signals``); every read first recomputes the
 marked cells from the facts (``dashboards.facts.refresh``), so the figures stay exact as records arrive.
 Regions above a cell are sums over the subtree (materialised path prefix).
@@ -40,16 +40,18 @@ class Cell(models.Model):
 
 
 class CertificateCell(models.Model):
-    """Live first-aider certificates (not revoked, not renewed by a later one) of one region and issue month,
-    per expiry day: valid on a day D = issued in a month up to D's and expiring on or after D."""
+    """First-aider certificates (not revoked) of one region and issue month by the days they stood for their
+    holder (``facts.cell_days``): valid on a day D = issued in a month up to D's and ``expires_on`` on or after
+    D; expired on D = ``expires_on`` before D and not renewed by D; expiring = valid and not renewed."""
 
     region = models.ForeignKey("lms.Region", on_delete=models.CASCADE, related_name="+")
     month = models.DateField()  # the issue month
-    expires_on = models.DateField()
+    expires_on = models.DateField()  # the last day: the expiry, or the day before an earlier renewal
+    renewed_on = models.DateField(null=True)  # the issue day of the renewal that replaced it (not revoked)
     count = models.PositiveIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["region", "month", "expires_on"],
+        constraints = [models.UniqueConstraint(fields=["region", "month", "expires_on", "renewed_on"],
                                                name="uniq_dashboard_certificate_cell")]
         indexes = [models.Index(fields=["expires_on"], name="dashboard_cert_expiry")]
 

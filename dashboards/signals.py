@@ -33,23 +33,15 @@ def _awareness(sender, instance, **kwargs):
     facts.mark([(instance.region_id, instance.held_on)])
 
 
-def _chain_cells(region_id, issued_on, renews_id, pk) -> list[tuple]:
-    """The cells of a certificate and of its chain of renewals: a live certificate is kept in the month its
-    chain began (``facts.chain_start``), in its own region; a renewal takes the renewed one's place."""
-    regions, days = {region_id}, {issued_on}
-    for field, start in (("pk", renews_id), ("renews_id", pk)):  # back to the first, on to the latest
-        key = start
-        for _depth in range(facts.CHAIN_DEPTH + 1):
-            if not key:
-                break
-            row = Certificate.objects.filter(**{field: key}).values_list("pk", "region_id", "issued_on",
-                                                                          "renews_id").first()
-            if row is None:
-                break
-            regions.add(row[1])
-            days.add(row[2])
-            key = row[3] if field == "pk" else row[0]
-    return [(r, d) for r in regions for d in days]
+def _chain_cells(region_id, issued_on, renews_id) -> list[tuple]:
+    """The cells a certificate's change touches: its own, and the one of the certificate it renews (whose last
+    day and renewal day are the renewal's issue day, while the renewal is not revoked)."""
+    cells = [(region_id, issued_on)]
+    if renews_id:
+        old = Certificate.objects.filter(pk=renews_id).values_list("region_id", "issued_on").first()
+        if old:
+            cells.append(old)
+    return cells
 
 
 @receiver(pre_save, sender=Certificate, dispatch_uid="dashboards.certificate.before")
@@ -57,7 +49,7 @@ def _certificate_before(sender, instance, **kwargs):
     if instance.pk:  # a correction may move it: its old cell changes too
         old = Certificate.objects.filter(pk=instance.pk).values_list("region_id", "issued_on", "renews_id").first()
         if old:
-            facts.mark(_chain_cells(*old, instance.pk))
+            facts.mark(_chain_cells(*old))
 
 
 @receiver(pre_save, sender=User, dispatch_uid="dashboards.person.before")
@@ -89,8 +81,8 @@ def _awareness_bulk(sender, cells, **kwargs):
 
 @receiver([post_save, post_delete], sender=Certificate, dispatch_uid="dashboards.certificate")
 def _certificate(sender, instance, **kwargs):
-    # a renewal: the renewed certificate is no longer live, and the renewal counts from the chain's start
-    facts.mark(_chain_cells(instance.region_id, instance.issued_on, instance.renews_id, instance.pk))
+    # a renewal ends the days of the certificate it renews; revoking it gives them back
+    facts.mark(_chain_cells(instance.region_id, instance.issued_on, instance.renews_id))
 
 
 @receiver([post_save, post_delete], sender=Attempt, dispatch_uid="dashboards.attempt")

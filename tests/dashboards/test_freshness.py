@@ -180,6 +180,26 @@ def test_certificates_issued_revoked_renewed(regions, admin, make_person, renewa
     assert_same_as_rebuild()
 
 
+def test_a_renewal_after_a_lapse_leaves_the_lapse_uncertified(regions, make_person, programmes):
+    """A certificate that expired on 30 June three years ago and was renewed the following January: at the end
+    of that year its holder was not certified (expired, not yet renewed); at the end of the next, certified
+    once (the renewal), not twice."""
+    xihu, zj = regions["xihu"], regions["zj"]
+    holder = make_person(xihu, username="lapsed-holder")
+    y = YEAR - 3
+    old = make_certificate(holder, programmes["first_aider"], xihu, dt.date(y - 3, 6, 30), dt.date(y, 6, 30))
+    facts.rebuild()
+    at_end = figures(zj, y)
+    assert (at_end.certified, at_end.expired) == (0, 1)
+    make_certificate(holder, programmes["first_aider"], xihu, dt.date(y + 1, 1, 15), dt.date(y + 4, 1, 15),
+                     renews=old)
+    at_end, next_end = figures(zj, y), figures(zj, y + 1)
+    assert (at_end.certified, at_end.expired) == (0, 1)  # the lapse stays a lapse
+    assert (next_end.certified, next_end.expired, next_end.certificates_renewed) == (1, 0, 1)
+    assert figures(zj, y - 1).certified == 1  # the old certificate was valid on 31 December before the lapse
+    assert_same_as_rebuild()
+
+
 def test_a_graded_attempt_then_voided(regions, admin, make_person, programmes):
     from exams import attempts
 

@@ -36,18 +36,12 @@ def _direct(province: Region, year: int, today: dt.date) -> dict:
     inside = province.path
     as_of = indicators.as_of_day(year, today)
     certs = list(Certificate.objects.filter(region__path__startswith=inside).select_related("programme"))
-    by_id = {c.pk: c for c in certs}
-    renewed_by_live = {c.renews_id for c in certs if c.renews_id and c.revoked_at is None}
+    renewed_on = {c.renews_id: c.issued_on for c in certs if c.renews_id and c.revoked_at is None}
     counted = [c for c in certs if c.revoked_at is None
                and c.programme.kind in (Programme.Kind.FIRST_AIDER, Programme.Kind.REFRESHER)]
-
-    def chain_start(c):
-        while c.renews_id is not None:
-            c = by_id[c.renews_id]
-        return c.issued_on
-
-    live = [c for c in counted if c.pk not in renewed_by_live
-            and chain_start(c).replace(day=1) <= as_of.replace(day=1)]
+    # a certificate stands for its holder from its issue day to its expiry or the day before its renewal
+    held = [c for c in counted if c.issued_on <= as_of
+            and (c.pk not in renewed_on or renewed_on[c.pk] > as_of)]
     renewal = [c for c in counted if c.renews_id is not None or c.programme.kind == Programme.Kind.REFRESHER]
     attempts = [a for a in Attempt.objects.filter(user__region__path__startswith=inside,
                                                   status=Attempt.Status.SUBMITTED, passed__isnull=False)
@@ -60,8 +54,8 @@ def _direct(province: Region, year: int, today: dt.date) -> dict:
         "awareness": AwarenessRecord.objects.filter(region__path__startswith=inside, held_on__year=year).count(),
         "certificates_new": sum(1 for c in counted if c.issued_on.year == year and c not in renewal),
         "certificates_renewed": sum(1 for c in renewal if c.issued_on.year == year),
-        "certified": sum(1 for c in live if c.expires_on >= as_of),
-        "expired": sum(1 for c in live if c.expires_on < as_of),
+        "certified": sum(1 for c in held if c.expires_on >= as_of),
+        "expired": sum(1 for c in held if c.expires_on < as_of),
         "theory_graded": len(attempts), "theory_passed": sum(1 for a in attempts if a.passed),
         "practical_results": len(latest), "practical_passed": sum(1 for r in latest if r.passed),
         "classes": TrainingClass.objects.filter(training_base__region__path__startswith=inside,
