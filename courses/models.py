@@ -300,4 +300,7 @@ class AwarenessRecord(models.Model):
     class Meta:
         verbose_name = _("awareness training record")
         verbose_name_plural = _("awareness training records")
-        indexes = [models.Index(fields=["region", "held_on"], name="awareness_region_day")]
+        indexes = [models.Index(fields=["region", "held_on"], name="awareness_region_day"),
+                   # the sessions list (courses.views_awareness): the few headcount rows among millions
+                   models.Index(fields=["held_on", "session_key"], name="awareness_sessions",
+                                condition=models.Q(source="session"))]

@@ -258,15 +258,18 @@ def _period_from(targets, cells_first_year: int | None, year: int) -> int:
 EARLIER_YEARS_ADD = ("awareness", "certificates_new")
 
 
-def _cells(region_ids: list[int], year: int, first_shown: int | None = None) -> list[dict]:
+def _cells(region_ids: list[int], year: int, first_shown: int | None = None, with_cpr: bool = True) -> list[dict]:
     """The cells ``table`` adds up: every cell of ``year`` as stored, and the earlier years' cells summed per
     region and year by the database (``EARLIER_YEARS_ADD``, dated 1 January): the same sums from a few hundred
     rows instead of every month since the data began (the histograms of past years are not read). With
     ``first_shown``, the cells of the years from it to ``year`` as stored (``trend``: each year's table takes
-    the cells up to its year)."""
+    the cells up to its year). Without ``with_cpr``, the CPR histograms are not read (empty): decoding them is
+    most of the cost of five years of a province."""
     first_shown = year if first_shown is None else first_shown
+    fields = [f.attname for f in Cell._meta.concrete_fields
+              if with_cpr or f.attname not in ("cpr_hist", "cpr_sums")]
     shown = list(Cell.objects.filter(region_id__in=region_ids, month__gte=dt.date(first_shown, 1, 1),
-                                     month__lte=dt.date(year, 12, 1)).values())
+                                     month__lte=dt.date(year, 12, 1)).values(*fields))
     earlier = (Cell.objects.filter(region_id__in=region_ids, month__lt=dt.date(first_shown, 1, 1))
                .annotate(y=ExtractYear("month")).values("region_id", "y")
                .annotate(**{k: Sum(k) for k in EARLIER_YEARS_ADD}).order_by())
@@ -330,7 +333,7 @@ def _table(parent: Region, year: int, today: dt.date | None, with_children: bool
             f.practical_results += c["practical_results"]
             f.practical_passed += c["practical_passed"]
             f.classes += c["classes"]
-            f.cpr.add(c["cpr_n"], c["cpr_hist"], c["cpr_sums"])
+            f.cpr.add(c["cpr_n"], c.get("cpr_hist"), c.get("cpr_sums"))
     _certificate_counts([*rows, direct], path_of, owner, as_of, year == today.year, certificate_totals)
     pops = _populations([f.region for f in rows], year)
     for f in rows:
@@ -395,14 +398,15 @@ def _actual(f: Figures, target: Target):
 
 def trend(region: Region, years: list[int], today: dt.date | None = None) -> list[Figures]:
     """The region's own figures for each year (for the charts): ``table_region`` of each year, from the cells
-    and certificate totals of all the years read at once."""
+    and certificate totals of all the years read at once; without the CPR histograms (``cpr.n`` only: the
+    distributions are read for one year, by ``table``)."""
     years = list(years)
     if len(years) < 2:
         return [table_region(region, y, today) for y in years]
     facts.refresh()
     today = today or timezone.localdate()
     ids = list(Region.objects.filter(path__startswith=region.path).values_list("pk", flat=True))
-    cells = _cells(ids, max(years), first_shown=min(years))
+    cells = _cells(ids, max(years), first_shown=min(years), with_cpr=False)
     days = [as_of_day(y, today) for y in years]
     totals = _certificate_totals(ids, days)
     return [_table(region, y, today, with_children=False, cells=[c for c in cells if c["month"].year <= y],
