@@ -69,9 +69,9 @@ class Target(models.Model):
     an indicator, the plan period and the value to reach by its end."""
 
     class Indicator(models.TextChoices):
-        AWARENESS_PCT = "awareness_pct", _("普及率: people reached since the period began, % of population")
+        AWARENESS_PCT = "awareness_pct", _("Awareness rate (普及率): people reached since the period began, in percent of the population")
         PER_100 = "first_aiders_per_100", _("Certified first-aiders per 100 people at the end of the period")
-        NEW_CERTIFICATES_PCT = "new_certificates_pct", _("New certificates over the period, % of population")
+        NEW_CERTIFICATES_PCT = "new_certificates_pct", _("New certificates over the period, in percent of the population")
         NEW_CERTIFICATES = "new_certificates", _("New certificates per year")
 
     region = models.ForeignKey("lms.Region", on_delete=models.CASCADE, related_name="dashboard_targets",

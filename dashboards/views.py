@@ -77,8 +77,8 @@ def measure_labels() -> dict:
     return {
         "depth_mm": {"name": _("Compression depth"), "unit": _("mm"), "target": _("50–60 mm")},
         "rate_cpm": {"name": _("Compression rate"), "unit": _("/min"), "target": _("100–120 /min")},
-        "recoil_pct": {"name": _("Full recoil"), "unit": "%", "target": _("≥ 80% of compressions")},
-        "ccf_pct": {"name": _("Compression fraction (CCF)"), "unit": "%", "target": _("≥ 80% of the time")},
+        "recoil_pct": {"name": _("Full recoil"), "unit": "%", "target": _("≥ %(pct)s%% of compressions") % {"pct": 80}},
+        "ccf_pct": {"name": _("Compression fraction (CCF)"), "unit": "%", "target": _("≥ %(pct)s%% of the time") % {"pct": 80}},
     }
 
 

@@ -140,7 +140,7 @@ def test_the_notes_name_the_day_the_viewer_and_warn_of_demo_figures(tree, make_p
     assert f"{YEAR}-12-31" in notes and "浙江省" in notes
     assert admin.display_name in notes
     assert "40 %" in notes and "十四五" in notes and "1.0" in notes  # the target, its source and the total's rate
-    demo_warning = [row for row in wb.worksheets[1].iter_rows(values_only=True) if row[0] and "demo" in str(row[1])]
+    demo_warning = [row for row in wb.worksheets[1].iter_rows(values_only=True) if row[0] and "演示" in str(row[1])]
     assert demo_warning  # 北仑区's figure is a demo figure
 
 

@@ -191,7 +191,7 @@ def rows_by_name(rows):
 def test_province_this_year(world):
     rows = indicators.table(world["r"]["zj"], 2025, today=TODAY)
     # siblings in 区划代码 order, then by name (these have no codes); class E is the province's own
-    assert [f.name for f in rows] == ["浙江省", "宁波市", "杭州市", "浙江省 (directly)"]
+    assert [f.name for f in rows] == ["浙江省", "宁波市", "杭州市", "浙江省（直属）"]
     zj, nb, hz, direct = rows
     assert zj.as_of == TODAY and zj.period_from == 2020  # no target: from the first year with data (c14, 2020)
 
@@ -511,6 +511,6 @@ def test_the_part_directly_under_a_region_has_its_own_row(tree, make_person):
                    ccf=0.85, started_by=person)
     facts.rebuild()
     rows = indicators.table(r["zj"], 2025, today=TODAY)
-    assert [f.name for f in rows] == ["浙江省", "宁波市", "杭州市", "浙江省 (directly)"]
+    assert [f.name for f in rows] == ["浙江省", "宁波市", "杭州市", "浙江省（直属）"]
     assert (rows[0].cpr.n, rows[-1].cpr.n) == (1, 1)
     assert sum(f.cpr.n for f in rows[1:]) == rows[0].cpr.n
