@@ -80,5 +80,5 @@ def _instructor_label(u) -> str:
     """Name (region · tier), and whether they cannot be put on a class now (the server checks on save)."""
     profile = getattr(u, "instructor_profile", None)
     tier = profile.tier.name if profile else _("no tier")
-    suspended = f" · {_('suspended')}" if profile and profile.status == "suspended" else ""
+    suspended = " · " + _("suspended") if profile and profile.status == "suspended" else ""
     return f"{u.display_name}（{u.region.name if u.region_id else '—'} · {tier}{suspended}）"

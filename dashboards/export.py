@@ -103,7 +103,8 @@ def _basis_label(r: Row) -> str:
     if f.population is None or not f.population_basis:
         return ""
     label = str(RegionPopulation.Basis(f.population_basis).label)
-    return f"{label} ({_('demo figure')})" if f.population_is_demo else label
+    demo = _("demo figure")
+    return f"{label} ({demo})" if f.population_is_demo else label
 
 
 def rows(region: Region, year: int, today: dt.date | None = None) -> list[Row]:

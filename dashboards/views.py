@@ -416,6 +416,7 @@ def export(request, region_id: int):
 
     data = workbook(request.user, region, year)
     response = HttpResponse(data, content_type=XLSX)
-    filename = f"{region.name}-{year}-{_('first-aid training indicators')}.xlsx"
+    what = _("first-aid training indicators")
+    filename = f"{region.name}-{year}-{what}.xlsx"
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response

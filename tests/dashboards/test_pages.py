@@ -290,3 +290,5 @@ def test_the_export_answers_an_xlsx_named_after_the_region_and_year(client, regi
     assert disposition.startswith("attachment;") and "filename*=utf-8''" in disposition
     assert "%E8%A5%BF%E6%B9%96%E5%8C%BA" in disposition and f"-{LAST_YEAR}-" in disposition  # 西湖区
     assert disposition.endswith(".xlsx")
+    from urllib.parse import unquote
+    assert unquote(disposition).endswith(f"西湖区-{LAST_YEAR}-应急救护培训指标.xlsx")  # in the reader's language
