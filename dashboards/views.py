@@ -34,6 +34,7 @@ from lms import numbers
 from lms.models import Region, RegionPopulation
 from lms.permissions import can_manage_region, is_system_admin
 
+from . import export as export_module
 from . import facts, indicators
 from .models import Cell, Target
 
@@ -389,32 +390,34 @@ def index(request):
     return render(request, "dashboards/index.html", {"regions": tops, "system_admin": is_system_admin(user)})
 
 
-@login_required
-@require_GET
-def region_page(request, region_id: int):
+def _asked(request, region_id: int):
+    """The region (404 unknown, 403 outside the viewer's subtree), the year asked for and today; or the page
+    that says the year is not one to show."""
     region = get_object_or_404(Region, pk=region_id)
     indicators.require_dashboard(request.user, region)
     today = timezone.localdate()
     try:
-        year = year_asked(request, today)
+        return region, year_asked(request, today), today, None
     except BadYear as e:
-        return _bad_year(request, str(e), region, today)
+        return region, None, today, _bad_year(request, str(e), region, today)
+
+
+@login_required
+@require_GET
+def region_page(request, region_id: int):
+    region, year, today, refusal = _asked(request, region_id)
+    if refusal is not None:
+        return refusal
     return render(request, "dashboards/region.html", page_data(request.user, region, year, today))
 
 
 @login_required
 @require_GET
 def export(request, region_id: int):
-    region = get_object_or_404(Region, pk=region_id)
-    indicators.require_dashboard(request.user, region)
-    today = timezone.localdate()
-    try:
-        year = year_asked(request, today)
-    except BadYear as e:
-        return _bad_year(request, str(e), region, today)
-    from dashboards.export import workbook  # written by the export work; imported here so the pages never need it
-
-    data = workbook(request.user, region, year)
+    region, year, _today, refusal = _asked(request, region_id)
+    if refusal is not None:
+        return refusal
+    data = export_module.workbook(request.user, region, year)
     response = HttpResponse(data, content_type=XLSX)
     what = _("first-aid training indicators")
     filename = f"{region.name}-{year}-{what}.xlsx"
