@@ -91,6 +91,7 @@ def test_the_examiners_flow_on_a_tablet(browser, live_server_proc, station_4_bri
     assert "模拟人心肺复苏" in page.inner_text("main")
     page.locator("#pe-cpr .pe-big").wait_for()
     context.set_offline(True)
+    page.wait_for_function("() => !navigator.onLine")  # the emulation has reached the page: no tick slips out
     for key in ("scene_safety", "responsiveness", "call_for_help", "breathing_check", "aed_clear"):
         page.locator(f'input[data-item="{key}"]').check()
     banner = page.locator("#pe-link")

@@ -83,6 +83,7 @@
       if (!box.dataset || !box.dataset.item) { return; }
       queue.push({id: uuid4(), item: box.dataset.item, done: box.checked, at: new Date().toISOString()});
       save();
+      report();  // the line counts this tick at once, whether or not a send is under way
       flush();
     });
     form.addEventListener("submit", function (ev) { ev.preventDefault(); flush(); });
