@@ -277,8 +277,7 @@ def _cells(region_ids: list[int], year: int, first_shown: int | None = None, wit
                      **{k: r[k] for k in EARLIER_YEARS_ADD}} for r in earlier]
 
 
-def table(parent: Region, year: int, today: dt.date | None = None, groups: list[tuple[str, Region | None]] | None
-          = None) -> list[Figures]:
+def table(parent: Region, year: int, today: dt.date | None = None) -> list[Figures]:
     """Figures for ``parent`` (first) and each of its children (then the part directly under ``parent`` when
     there is any), all in a handful of queries. Refreshes the dirty cells first."""
     return _table(parent, year, today, with_children=True)
