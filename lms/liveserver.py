@@ -48,27 +48,40 @@ def prepare_database(var_dir: Path, env: dict, demo: bool = True) -> None:
 
 
 class LiveServer:
-    """The product as deployed (``lms.serving``) on free ports: nginx in front of a WSGI server and an ASGI server.
+    """The product as deployed (``lms.serving``) on free ports: nginx in front of WSGI servers and ASGI servers.
 
-    ``url``/``ws_url``/``port`` are the front's; ``proc`` is the ASGI process, which holds every
-    WebSocket (``stop(kill=True)`` SIGKILLs it like every other process of the server); ``procs``
-    has them all by name. Without ``REDIS_URL`` in ``env`` the server gets a private Redis on a
-    Unix socket in ``var_dir``, which its processes share. start(), stop(), restart() keep the
-    same ports and database.
+    ``url``/``ws_url``/``port`` are the front's. ``http_processes`` WSGI servers (granian, each with
+    ``wsgi_workers`` workers) and ``ws_processes`` ASGI servers run as separate processes, each on
+    its own port (``wsgi_ports``, ``asgi_ports``; ``wsgi_port``/``asgi_port`` are the first), as
+    they would on separate machines; nginx's upstreams list them all. ``db_worker=True`` adds the
+    background-task worker (``manage.py db_worker --queue-name '*'``).
+
+    ``procs`` has every process by name: ``nginx``, ``wsgi``, ``wsgi-2``, …, ``asgi``, ``asgi-2``,
+    …, ``db_worker``, ``redis``. ``proc`` is the first ASGI process, which holds every WebSocket when
+    there is one (``stop(kill=True)`` SIGKILLs it like every other process of the server). Without
+    ``REDIS_URL`` in ``env`` the server gets a private Redis on a Unix socket in ``var_dir``, which
+    its processes share. start(), stop(), restart() keep the same ports and database.
     """
 
     def __init__(self, var_dir: Path, env: dict, port: int | None = None, host: str = "127.0.0.1",
-                 asgi_server: str | None = None, wsgi_workers: int | None = 1, log_path: Path | None = None):
+                 asgi_server: str | None = None, wsgi_workers: int | None = 1, log_path: Path | None = None,
+                 http_processes: int = 1, ws_processes: int = 1, db_worker: bool = False,
+                 upstream_header: bool = True):
         from lms.serving import ASGI_SERVERS
 
+        if http_processes < 1 or ws_processes < 1:
+            raise ValueError("a server needs at least one HTTP process and one WebSocket process")
         self.var_dir = Path(var_dir)
         self.port = port or free_port()
         self.host = host
-        self.wsgi_port, self.asgi_port = free_port(), free_port()
+        self.wsgi_ports = [free_port() for _ in range(http_processes)]
+        self.asgi_ports = [free_port() for _ in range(ws_processes)]
         self.asgi_server = asgi_server or env.get("LMS_ASGI_SERVER") or ASGI_SERVERS[0]
         if self.asgi_server not in ASGI_SERVERS:
             raise ValueError(f"LMS_ASGI_SERVER must be one of {ASGI_SERVERS}")
         self.wsgi_workers = wsgi_workers
+        self.db_worker = db_worker
+        self.upstream_header = upstream_header
         self.run_dir = self.var_dir / f"run-{self.port}"
         self.log_path = log_path or self.var_dir / f"server-{self.port}.log"
         self.env = dict(env)
@@ -86,8 +99,29 @@ class LiveServer:
         self.procs: dict[str, subprocess.Popen] = {}
 
     @property
+    def wsgi_port(self) -> int:
+        return self.wsgi_ports[0]
+
+    @property
+    def asgi_port(self) -> int:
+        return self.asgi_ports[0]
+
+    @staticmethod
+    def _name(kind: str, index: int) -> str:
+        """``wsgi``, ``wsgi-2``, ``wsgi-3``, … (the first keeps the plain name)."""
+        return kind if index == 0 else f"{kind}-{index + 1}"
+
+    @property
+    def wsgi_names(self) -> list[str]:
+        return [self._name("wsgi", i) for i in range(len(self.wsgi_ports))]
+
+    @property
+    def asgi_names(self) -> list[str]:
+        return [self._name("asgi", i) for i in range(len(self.asgi_ports))]
+
+    @property
     def proc(self) -> subprocess.Popen | None:
-        """The ASGI process (the WebSockets); None when stopped."""
+        """The (first) ASGI process (the WebSockets); None when stopped."""
         return self.procs.get("asgi")
 
     @property
@@ -103,6 +137,11 @@ class LiveServer:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"[{host}]" if ":" in host else host
 
+    def asgi_connection_counts(self) -> list[int]:
+        """Established TCP connections on each ASGI port (in ``asgi_ports`` order), from /proc/net/tcp{,6}:
+        which ASGI process holds how many sockets (each proxied WebSocket is one connection from nginx)."""
+        return [established_connections(port) for port in self.asgi_ports]
+
     def _spawn(self, name: str, argv: list[str], log) -> None:
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
@@ -117,8 +156,8 @@ class LiveServer:
                            env=self.env, check=True)
             (self.static_root / ".collected").touch()
         conf = self.run_dir / "nginx.conf"
-        conf.write_text(serving.nginx_conf(self.run_dir, self.host, self.port, self.wsgi_port, self.asgi_port,
-                                           static_root=self.static_root))
+        conf.write_text(serving.nginx_conf(self.run_dir, self.host, self.port, self.wsgi_ports, self.asgi_ports,
+                                           static_root=self.static_root, upstream_header=self.upstream_header))
         log = open(self.log_path, "ab")
         deadline = time.monotonic() + timeout_s
         try:
@@ -126,10 +165,17 @@ class LiveServer:
                 self.redis_socket.unlink(missing_ok=True)
                 self._spawn("redis", serving.redis_command(self.redis_socket), log)
                 self._wait(lambda: self.redis_socket.exists(), deadline, "redis-server")
-            self._spawn("asgi", serving.asgi_command(self.asgi_port, self.asgi_server), log)
-            self._spawn("wsgi", serving.wsgi_command(self.wsgi_port, self.wsgi_workers), log)
+            for name, port in zip(self.asgi_names, self.asgi_ports):
+                self._spawn(name, serving.asgi_command(port, self.asgi_server), log)
+            for name, port in zip(self.wsgi_names, self.wsgi_ports):
+                self._spawn(name, serving.wsgi_command(port, self.wsgi_workers), log)
+            if self.db_worker:
+                self._spawn("db_worker", serving.db_worker_command(), log)
             self._spawn("nginx", serving.nginx_command(self.run_dir, conf), log)
-            self._wait(lambda: _tcp_open(self.asgi_port), deadline, self.asgi_server)
+            for port in self.asgi_ports:
+                self._wait(lambda: _tcp_open(port), deadline, self.asgi_server)
+            for port in self.wsgi_ports:  # each listening before the front sends to it (or it is left out)
+                self._wait(lambda: _tcp_open(port), deadline, "granian")
             self._wait(lambda: _get(self.url + "/login/"), deadline, "the front (nginx → granian)")
         except BaseException:
             self.stop(kill=True)
@@ -149,10 +195,11 @@ class LiveServer:
         raise RuntimeError(f"{what} did not start in time: {self.log_path.read_text(errors='replace')[-3000:]}")
 
     def stop(self, kill: bool = False) -> None:
-        # The ASGI process first: the sockets it holds go before the front that carries them.
-        for name in ("asgi", "nginx", "wsgi", "redis"):
-            p = self.procs.get(name)
-            if p and p.poll() is None:
+        # The ASGI processes first: the sockets they hold go before the front that carries them; Redis last.
+        order = [*self.asgi_names, "nginx", *self.wsgi_names, "db_worker", "redis"]
+        for name in sorted(self.procs, key=lambda n: order.index(n) if n in order else len(order)):
+            p = self.procs[name]
+            if p.poll() is None:
                 try:
                     os.killpg(p.pid, signal.SIGKILL if kill else signal.SIGTERM)
                 except ProcessLookupError:
@@ -174,6 +221,22 @@ class LiveServer:
     def restart(self, kill: bool = True) -> None:
         self.stop(kill=kill)
         self.start()
+
+
+def established_connections(port: int) -> int:
+    """TCP connections in state ESTABLISHED whose local port is ``port`` (IPv4 and IPv6), from /proc/net."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count
 
 
 def wait_group(pgid: int, timeout_s: float = 10) -> bool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -18,8 +20,8 @@ import pytest
 import websockets
 
 from lms.demo import DEMO_PASSWORD
-from lms.liveserver import ROOT, LiveDatabase, LiveServer, free_port
-from lms.serving import asgi_command, nginx_conf
+from lms.liveserver import ROOT, LiveDatabase, LiveServer, free_port, server_env, wait_group
+from lms.serving import asgi_command, nginx_conf, wsgi_command
 from manikin.tests_support import login_cookies
 
 pytestmark = pytest.mark.slow
@@ -163,3 +165,87 @@ def test_bin_serve_is_the_one_command_of_the_demo(tmp_path):
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         assert not left
+
+
+def test_the_committed_nginx_example_is_what_the_generator_renders(capsys):
+    """deploy/nginx.conf is ``python -m lms.serving nginx-conf`` with no options: one source for the front."""
+    from lms.serving import EXAMPLE_NGINX, main
+
+    assert main(["nginx-conf"]) == 0
+    rendered = capsys.readouterr().out
+    assert (ROOT / "deploy/nginx.conf").read_text() == rendered
+    upstreams = rendered[rendered.index("upstream lms_wsgi"):rendered.index("map $http_upgrade")]
+    assert [line.strip() for line in upstreams.splitlines() if line.strip().startswith("server ")] == \
+        [f"server {s};" for s in EXAMPLE_NGINX["wsgi"] + EXAMPLE_NGINX["asgi"]]
+    assert "least_conn;" in upstreams and "listen 0.0.0.0:443 ssl reuseport;" in rendered
+
+
+def test_the_front_of_several_machines_is_a_valid_nginx_configuration(tmp_path):
+    """What an operator renders (other machines' addresses, TLS) passes ``nginx -t``; bad arguments are refused."""
+    import shutil
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=lms.test",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    conf = nginx_conf(run_dir, "127.0.0.1", free_port(), ["10.1.2.3:8001", 8003], ["10.1.2.4:8002"], user="",
+                      open_files=4096, workers="auto", tls_cert=tmp_path / "cert.pem", tls_key=tmp_path / "key.pem")
+    assert "server 10.1.2.3:8001;" in conf and "server 127.0.0.1:8003;" in conf and "server 10.1.2.4:8002;" in conf
+    assert "ssl_certificate " in conf and "\nuser " not in conf
+    (tmp_path / "nginx.conf").write_text(conf)
+    from lms.serving import nginx_binary
+
+    out = subprocess.run([nginx_binary(), "-t", "-p", str(run_dir), "-e", str(run_dir / "error.log"),
+                          "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with pytest.raises(ValueError):
+        nginx_conf(run_dir, "127.0.0.1", 8000, [], 8002)
+    with pytest.raises(ValueError):
+        nginx_conf(run_dir, "127.0.0.1", 8000, 8001, 8002, tls_cert=tmp_path / "cert.pem")
+
+
+def test_the_systemd_units_run_what_lms_serving_runs():
+    """deploy/systemd has a unit for each process of ``lms.serving``: servers, worker and every loop."""
+    from lms.serving import LOOPS
+
+    units = {p.name: p.read_text() for p in (ROOT / "deploy/systemd").glob("*.service")}
+    exec_lines = [line for text in units.values() for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert "ExecStart=/srv/lms/.venv/bin/python -m lms.serving wsgi --host 0.0.0.0 --port %i" in exec_lines
+    assert "ExecStart=/srv/lms/.venv/bin/python -m lms.serving asgi --host 0.0.0.0 --port %i" in exec_lines
+    assert "ExecStart=/srv/lms/.venv/bin/python manage.py db_worker --queue-name *" in exec_lines
+    for _, command in LOOPS:
+        assert f"ExecStart=/srv/lms/.venv/bin/python manage.py {' '.join(command)}" in exec_lines
+    assert all("EnvironmentFile=/etc/lms/lms.env" in text
+               for name, text in units.items() if name != "lms-nginx.service")
+
+
+def test_lms_serving_runs_one_wsgi_or_asgi_server_as_the_units_do(tmp_path):
+    """``python -m lms.serving wsgi|asgi`` execs the same command line as the servers lms.serving starts."""
+    port = free_port()
+    for kind, path in (("wsgi", "/healthz"), ("asgi", None)):
+        proc = subprocess.Popen([sys.executable, "-m", "lms.serving", kind, "--port", str(port)], cwd=ROOT,
+                                env={**server_env(tmp_path), "LMS_WSGI_WORKERS": "1"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None
+                assert time.monotonic() < deadline, f"{kind} did not listen"
+                try:
+                    if path:
+                        assert _get(f"http://127.0.0.1:{port}{path}").read() == b"ok"
+                    else:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            expected = wsgi_command(port, 1) if kind == "wsgi" else asgi_command(port)
+            argv = psutil.Process(proc.pid).cmdline()  # the process became the server (exec, same pid)
+            assert argv[-(len(expected) - 1):] == expected[1:]
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+            wait_group(proc.pid)
