@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 from lms.models import Region
 
@@ -13,7 +13,7 @@ from .models import Checklist, Finding
 
 
 class PlanForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=128)
+    name = forms.CharField(label=pgettext_lazy("inspection plan", "Name"), max_length=128)
     region = forms.ModelChoiceField(label=_("Region"), queryset=Region.objects.none())
     period_start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     period_end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))

@@ -68,7 +68,8 @@ def home(request):
 def findings(request):
     qs = (permissions.findings_for(request.user).select_related("inspection__training_class")
           .order_by("status", "deadline", "pk"))
-    return render(request, "inspections/findings.html", {"findings": qs[:200], "today": timezone.localdate()})
+    return render(request, "inspections/findings.html", {"findings": qs[:200], "today": timezone.localdate(),
+                                                         "is_planner": permissions.is_planner(request.user)})
 
 
 @login_required
