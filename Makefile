@@ -23,8 +23,10 @@ serve:
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Every benchmark, one table at the end (README "Benchmarks"): `make bench BENCH_ARGS=--quick` for a smoke run;
+# DATABASE_URL=postgres://… for the production figures.
 bench: setup
-	$(PY) manage.py bench
+	$(PY) manage.py bench all $(BENCH_ARGS)
 
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

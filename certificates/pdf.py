@@ -13,7 +13,7 @@ Nothing is fetched over the network: a document loads only its own images (the p
 served from memory under ``cert:`` URLs by ``local_fetcher``), ``data:`` URIs and files of the
 template folder.
 
-**Speed** (``certificates/bench_pdf.py``): WeasyPrint is the cost. Measured, and what was done:
+**Speed** (``certificates/bench/pdf.py``): WeasyPrint is the cost. Measured, and what was done:
 
 - per document, not per page: parsing the stylesheet, loading the fonts, subsetting them (HarfBuzz,
   ``libharfbuzz-subset0``), writing the file. The stylesheet and the font configuration are made once
@@ -22,7 +22,7 @@ template folder.
   and a class is rendered as few documents (``BUNDLE_CHUNK`` certificates each, which also bounds the
   memory of a run), merged into the bundle. The class's individual PDFs (the zip, each holder's
   download) are cut from those pages (pypdf, each with only its own images) and signed one by one,
-  instead of one render each: 1.3 to 1.7 yardsticks a certificate instead of 3 to 4 (bench_pdf).
+  instead of one render each: 1.3 to 1.7 yardsticks a certificate instead of 3 to 4 (``certificates.bench.pdf``).
 - per page: the layout. Blocks and absolute positions with explicit widths lay out in one pass;
   tables and flex boxes (the first version) measured their content several times, about five times the
   cost. The QR code is a PNG of one pixel per module drawn unsmoothed (its SVG path cost some 30 ms a

@@ -35,12 +35,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lms.bench.figures import figure
+
+BENCHMARKS = {"study": "courses.bench:run"}
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = 1000
 TRAINEES = 32  # HTTP keep-alive connections, one signed-in trainee each
 SOCKET_TRAINEES = 750
 SOCKET_CONNECTIONS = 1500
 SOCKET_RATE = 0.9  # beats a second per connection (courses.consumers allows 1 on average)
+TARGET_RATIO = 0.5  # the study issue: lesson views and heartbeats each at least half the yardstick
 
 
 def seed(lessons: int = LESSONS, trainees: int = SOCKET_TRAINEES) -> dict:
@@ -219,4 +224,17 @@ def run(out=print, quick: bool = False, concurrency: int = TRAINEES) -> dict:
         "study_http_heartbeat_vs_yardstick": round(http_ratio, 2),
         "study_errors": sum(r["errors"] for r in rows.values()),
     })
+    lesson = rows["lesson page (signed-in trainee)"]
+    beat = rows[f"heartbeat over the study socket, {asgi}"]
+    http_beat = rows["heartbeat POST /study/heartbeat/"]
+    scale = f"{len(paths):,} lessons, {len(everyone)} trainees"
+    figures["figures"] = [
+        figure("study", "lesson page, signed-in trainee", lesson["rps"], "req/s", ratio_at_least=TARGET_RATIO,
+               yardstick=yard, yardstick_name="/healthz", note=f"p99 {lesson['p99_ms']} ms; {scale}"),
+        figure("study", f"heartbeats over the study socket ({asgi})", beat["rps"], "beats/s",
+               ratio_at_least=TARGET_RATIO, yardstick=yard, yardstick_name="/healthz", yardstick_unit="req/s",
+               note=f"{beat.get('connections', '?')} sockets at ≤ {SOCKET_RATE}/s each"),
+        figure("study", "heartbeats over HTTP (the fallback)", http_beat["rps"], "beats/s", yardstick=yard,
+               yardstick_name="/healthz", yardstick_unit="req/s", note="no target: pages beat over the socket"),
+    ]
     return figures

@@ -1,19 +1,15 @@
-"""Benchmarks: each is ``run(out, quick) -> dict`` and prints its own figures.
+"""The lms app's benchmarks: the HTTP yardstick (``http``), and the load generators the others use.
 
-``python manage.py bench`` runs them all (or the ones named); ``--quick`` makes
-each a short smoke run. The HTTP yardstick comes first: the other figures are
-read against it.
+Every app keeps its benchmarks in its own ``bench`` module or package with a ``BENCHMARKS`` dict (name →
+callable or ``"module:function"``); ``python manage.py bench`` finds them all (``lms.bench.registry``), runs
+them (``all``, or the ones named; ``--quick`` for short smoke runs) and prints one table of their figures
+(``lms.bench.figures``). The HTTP yardstick comes first: the other figures are read against it.
+
+Here: ``http`` (the production path against the other servers), ``loadgen`` and ``wsload`` (HTTP and
+WebSocket load from another process, used by every server benchmark), ``minimal_wsgi`` (the Django-free
+ceiling) and ``inprocess`` (``python -m lms.bench.inprocess``: Django's handlers without a server).
 """
 
 BENCHMARKS = {
     "http": "lms.bench.http:run",
-    "scorer": "manikin.scoring.benchmark:run",
-    "frames": "manikin.bench_frames:run",
-    "stream": "manikin.bench:run",
-    "console": "manikin.bench_console:run",
-    "study": "courses.bench:run",
-    "exam": "exams.bench:run",
-    "certificates": "certificates.bench:run",
-    "instructors": "instructors.bench:run",
-    "dashboards": "dashboards.bench:run",
 }

@@ -1,6 +1,6 @@
 """Smoke test of the benchmark (figures only, no timing assertions)."""
 
-from manikin.scoring import benchmark
+from manikin.bench import scorer as benchmark
 
 
 def test_quick_benchmark_reports_its_figures():

@@ -13,7 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from lms.bench.figures import figure
 from lms.liveserver import ROOT, LiveServer, prepare_database, server_env
+
+TARGET_REDRAWS_PER_S = 10  # issue 4: the console refreshed at least 10 times a second
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -69,4 +72,10 @@ def run(out=print, quick: bool = False, stations: int = 3, per_station: int = 2)
         f"{figures['console_redraws_per_s_min']}–{rates[-1] if rates else 0:.1f} times/s "
         f"(mean {figures['console_redraws_per_s_mean']}; target ≥ 10), "
         f"{figures['console_messages_per_s']} live messages/s received")
+    expected = stations * per_station
+    figures["figures"] = [
+        figure("console", "waveform redraws per second, slowest tile", figures["console_redraws_per_s_min"], "/s",
+               at_least=TARGET_REDRAWS_PER_S,
+               note=f"{len(rates)} of {expected} manikins streaming, headless Chromium, {elapsed:.0f} s"),
+    ]
     return figures

@@ -1,4 +1,4 @@
-"""Scorer benchmark: ``python -m manikin.scoring.benchmark [--quick]``.
+"""Scorer benchmark: ``python -m manikin.bench.scorer [--quick]``.
 
 Figures:
 
@@ -17,6 +17,11 @@ import statistics
 import time
 
 import numpy as np
+
+from lms.bench.figures import figure
+
+BATCH_TARGET_MS = 2.0  # issue 3: a 2-minute session scored in under 2 ms
+STREAM_TARGET_MANIKINS = 1000  # issue 3: streaming keeps up with 1,000 manikins at 100 Hz on one core
 
 
 def _median_time(fn, repeat: int, number: int) -> float:
@@ -89,18 +94,29 @@ def run(out=print, quick: bool = False) -> dict:
         "stream_us_per_feed": round(stream_s / (total / chunk) * 1e6, 2),
         "stream_ratio": round(stream_per_sample / diff_per_sample, 1),
         "manikins_at_100hz_one_core": round(sps / 100.0),
+        "stream_us_per_sample": round(stream_per_sample * 1e6, 4),
+        "np_diff_us_per_sample": round(diff_per_sample * 1e6, 5),
     })
     out(f"streaming: {sessions} concurrent sessions x {seconds:.0f} s at 100 Hz fed {chunk} samples at a "
         f"time: {total} samples in {stream_s:.3f} s = {sps:,.0f} samples/s "
         f"({stream_s / (total / chunk) * 1e6:.1f} us per feed call, {emitted} compressions emitted)")
     out(f"streaming: {stream_per_sample / diff_per_sample:.0f}x the time of np.diff over the same samples; "
         f"one core keeps up with {sps / 100.0:,.0f} manikins at 100 Hz (target 1,000)")
+    scale = f"{sessions} sessions (quick)" if quick else f"{sessions} sessions"
+    figures["figures"] = [
+        figure("scorer", "batch: a 2-minute 100 Hz session", batch_s * 1e3, "ms", below=BATCH_TARGET_MS,
+               yardstick=diff_s * 1e3, yardstick_name="np.diff"),
+        figure("scorer", "streaming: manikins at 100 Hz on one core", round(sps / 100.0), "manikins",
+               at_least=STREAM_TARGET_MANIKINS, note=f"{scale} fed {chunk} samples at a time"),
+        figure("scorer", "streaming: time per sample", stream_per_sample * 1e6, "µs",
+               yardstick=diff_per_sample * 1e6, yardstick_name="np.diff"),
+    ]
     return figures
 
 
 def main(argv=None) -> int:
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m manikin.scoring.benchmark")
+    ap = argparse.ArgumentParser(prog="python -m manikin.bench.scorer")
     ap.add_argument("--quick", action="store_true", help="a few seconds, for a smoke test")
     args = ap.parse_args(argv)
     run(quick=args.quick)

@@ -1,6 +1,6 @@
 """Verification benchmark: the employers' JSON API with one million certificates in PostgreSQL.
 
-``certificates.bench_verify.run`` (part of ``manage.py bench certificates``) makes a database of its own on the
+``certificates.bench.verify.run`` (part of ``manage.py bench certificates``) makes a database of its own on the
 PostgreSQL server of ``DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/``; the database is
 ``lms_bench_certificates``, made afresh and migrated) and seeds ``CERTIFICATES`` certificates with COPY:
 90 counties × 10 years of sequences, every number made by the real format and the sequence's keyed
@@ -35,7 +35,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parents[1]
+from lms.bench.figures import figure as bench_figure
+from lms.bench.figures import not_run
+
+ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "lms_bench_certificates"
 CERTIFICATES = 1_000_000
 QUICK_CERTIFICATES = 20_000
@@ -45,6 +48,7 @@ CONNECTIONS = 32
 PATHS_PER_CONNECTION = 400
 SPEC = "{region:6}{year:4}{serial:8}{check}"
 PRODUCT = "prepared values() query (the product)"
+TARGET_RATIO = 0.5  # the certificates issue: verification at least half the yardstick's throughput
 
 
 # ------------------------------------------------------------------ numbers, fast and identical to numbering.py
@@ -54,7 +58,7 @@ def _fast_numbers(job: tuple[str, int, str, int]) -> list[str]:
     arithmetic with the HMAC's padded key states computed once (about twice as fast in CPython)."""
     import hashlib
 
-    from .numbering import NumberFormat, damm_digit
+    from ..numbering import NumberFormat, damm_digit
 
     region, year, key_hex, count = job
     fmt = NumberFormat.parse(SPEC)
@@ -107,9 +111,9 @@ def seed(count: int = CERTIFICATES, rng_seed: int = 7) -> dict:
     from lms import api as lms_api
     from lms.models import Organisation, Region, User
 
-    from .issuing import expiry_for
-    from .models import Certificate, CertificateRule, NumberSequence
-    from .numbering import NumberFormat, damm_digit
+    from ..issuing import expiry_for
+    from ..models import Certificate, CertificateRule, NumberSequence
+    from ..numbering import NumberFormat, damm_digit
 
     t0 = time.perf_counter()
     rng = random.Random(rng_seed)
@@ -220,7 +224,7 @@ def seed(count: int = CERTIFICATES, rng_seed: int = 7) -> dict:
         number = body + damm_digit(body)
         if number not in existing and not Certificate.objects.filter(number=number).exists():
             misses.append(number)
-    from .verification import _values_query
+    from ..verification import _values_query
 
     plan = _values_query(sample_hits[0]).explain()
     return {"count": Certificate.objects.count(), "revoked": revoked_n, "renewed": len(pairs),
@@ -250,7 +254,7 @@ def _fresh_database() -> str:
 
 
 def _seed_in(env: dict, count: int) -> dict:
-    code = ("import django, json; django.setup(); from certificates.bench_verify import seed; "
+    code = ("import django, json; django.setup(); from certificates.bench.verify import seed; "
             f"print('SEED ' + json.dumps(seed({count})))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     if out.returncode:
@@ -298,7 +302,10 @@ def run(out=print, quick: bool = False) -> dict:
         db_url = _fresh_database()
     except Exception as exc:  # noqa: BLE001 (no PostgreSQL here: say so, measure nothing)
         out(f"Verification: skipped, the benchmark runs on PostgreSQL and none answered at {_server_url()}: {exc}")
-        return {"verify_skipped": str(exc)}
+        return {"verify_skipped": str(exc),
+                "figures": [not_run("certificates", f"no PostgreSQL answered at {_server_url()} "
+                                                    f"({type(exc).__name__})", name="verification API",
+                                    target=f"≥ {TARGET_RATIO} × /healthz")]}
     count = QUICK_CERTIFICATES if quick else CERTIFICATES
     duration, rounds = (1.5, 2) if quick else (4.0, 3)
     with tempfile.TemporaryDirectory() as tmp:
@@ -366,7 +373,19 @@ def run(out=print, quick: bool = False) -> dict:
     out(f"  the API answers {product:.2f} of the yardstick (target ≥ 0.5) with the prepared values() query; "
         + ", ".join(f"{name} {r:.2f}" for name, r in found.items() if name != PRODUCT)
         + f"; the fastest lookup: {best}")
-    return {"verify_certificates": seeded["count"], "verify_seed_s": secs, "verify_results": rows,
+    product_row = rows[f"{PRODUCT}: API, found numbers"]
+    yard_row = rows[f"{PRODUCT}: yardstick /healthz"]
+    scale = f"{seeded['count']:,} certificates" + ("" if seeded["count"] >= CERTIFICATES
+                                                   else f", the target is at {CERTIFICATES:,}")
+    table = [
+        bench_figure("certificates", "verification API, found numbers", product_row["rps"], "req/s",
+               ratio_at_least=TARGET_RATIO, yardstick=yard_row["rps"], yardstick_name="/healthz", ratio=product,
+               note=f"{scale} in PostgreSQL; ratio: median of {rounds} rounds; p99 {product_row['p99_ms']} ms"),
+        bench_figure("certificates", "verification API, 1 in 10 not found",
+               rows[f"{PRODUCT}: API, 1 in 10 not found"]["rps"], "req/s", yardstick=yard_row["rps"],
+               yardstick_name="/healthz", ratio=ratios[f"{PRODUCT}: API, 1 in 10 not found"]),
+    ]
+    return {"figures": table, "verify_certificates": seeded["count"], "verify_seed_s": secs, "verify_results": rows,
             "verify_ratios": ratios, "verify_vs_yardstick": product,
             "verify_orm_vs_yardstick": found["ORM instances, select_related"],
             "verify_errors": sum(r["errors"] for k, r in rows.items() if "not found" not in k)}

@@ -1,6 +1,6 @@
 """Benchmark load: B virtual bridges with M virtual Little Anne manikins each, in one process.
 
-``python -m manikin.bench_bridges --server ws://… --tokens T1,T2 --manikins 6 --duration 30 --spool-dir D``
+``python -m manikin.bench.bridges --server ws://… --tokens T1,T2 --manikins 6 --duration 30 --spool-dir D``
 prints one JSON line: samples and frames each bridge handed to its spool, per device, and the spool
 left over. Each bridge is the production Bridge with the fake radio, so decoding, batching, spooling
 and upload are the real code.
