@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from lms import api as lms_api
 from lms import audit, protection
-from lms.cells import NumberCell, cell_text
+from lms.cells import NumberCell, cell_text, check_xlsx_unpacked_size
 from lms.models import Organisation, Role, User
 
 from . import permissions
@@ -92,6 +92,7 @@ class Row:
 def _read_xlsx(data: bytes) -> list[list[str]]:
     from openpyxl import load_workbook
 
+    check_xlsx_unpacked_size(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for damaged or non-XLSX zips
@@ -103,6 +104,8 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
             if len(out) > MAX_ROWS + 1 + 1000:  # enough to say "too many rows" without reading a huge sheet
                 break
         return out
+    except Exception as exc:  # a damaged sheet shows only as its rows are read
+        raise ValidationError(_("This file could not be read as an Excel workbook (.xlsx).")) from exc
     finally:
         wb.close()
 

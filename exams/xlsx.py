@@ -31,6 +31,7 @@ from django.db.models.functions import Upper
 from django.utils.translation import gettext as _
 
 from lms import audit
+from lms.cells import check_xlsx_unpacked_size
 
 from .models import MAX_OPTIONS, Difficulty, Kind, Question
 from .questions import clean_code, clean_content, content_of, require_bank_manager, save_question
@@ -100,6 +101,7 @@ def read_sheet(data: bytes) -> list[list[str]]:
         raise ValidationError(_("The file is larger than %(mb)s MB.") % {"mb": MAX_FILE_BYTES // (1024 * 1024)})
     if not data.startswith(b"PK\x03\x04") or not zipfile.is_zipfile(io.BytesIO(data)):
         raise ValidationError(_("This file could not be read as an Excel workbook (.xlsx)."))
+    check_xlsx_unpacked_size(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for damaged or non-XLSX zips
@@ -112,6 +114,10 @@ def read_sheet(data: bytes) -> list[list[str]]:
                 raise ValidationError(_("The file has more than %(n)s questions. Split it into several files.")
                                       % {"n": MAX_ROWS})
         return out
+    except ValidationError:
+        raise
+    except Exception as exc:  # a damaged sheet shows only as its rows are read
+        raise ValidationError(_("This file could not be read as an Excel workbook (.xlsx).")) from exc
     finally:
         wb.close()
 

@@ -8,6 +8,7 @@ Errors are ``ValidationError`` (bad input, message in the user's language) or
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import secrets
@@ -668,18 +669,40 @@ _BASIS_WORDS = {"户籍": "registered", "户籍人口": "registered", "registere
                 "常住": "resident", "常住人口": "resident", "resident": "resident"}
 
 
+REGION_XLSX_MAX_BYTES = 5 * 1024 * 1024
+
+
 def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
     """Read an XLSX of regions: a header row (省, 市, 县, 区划代码, 年份, 户籍人口 or 常住人口, 口径, 来源),
     one region per row. The population column's header (户籍人口 / 常住人口) gives the figures' basis;
     a 口径 column (户籍 / 常住), when present, gives it row by row."""
     from openpyxl import load_workbook
 
+    from .cells import check_xlsx_unpacked_size
+
+    data = fileobj.read(REGION_XLSX_MAX_BYTES + 1)
+    if not data:
+        raise ValidationError(_("The file is empty."))
+    if len(data) > REGION_XLSX_MAX_BYTES:
+        raise ValidationError(_("The file is larger than %(mb)s MB.") % {"mb": REGION_XLSX_MAX_BYTES // (1024 * 1024)})
+    if not data.startswith(b"PK\x03\x04"):
+        raise ValidationError(_("This file is not an Excel (.xlsx) workbook."))
+    check_xlsx_unpacked_size(data)
     try:
-        wb = load_workbook(fileobj, read_only=True, data_only=True)
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several types for non-XLSX input
         raise ValidationError(_("This file is not an Excel (.xlsx) workbook.")) from exc
-    ws = wb.worksheets[0]
-    rows_iter = ws.iter_rows(values_only=True)
+    try:
+        return _region_rows(wb.worksheets[0].iter_rows(values_only=True))
+    except ValidationError:
+        raise
+    except Exception as exc:  # a damaged sheet shows only as its rows are read
+        raise ValidationError(_("This file is not an Excel (.xlsx) workbook.")) from exc
+    finally:
+        wb.close()
+
+
+def _region_rows(rows_iter) -> list[RegionRow]:
     header = next(rows_iter, None)
     if not header:
         raise ValidationError(_("The workbook is empty."))
@@ -713,7 +736,7 @@ def parse_region_xlsx(fileobj: BinaryIO) -> list[RegionRow]:
         try:
             year_i = int(float(year)) if year else None
             pop_i = int(float(pop.replace(",", ""))) if pop else None
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: "1e999" reads as infinity
             errors.append(_("Row %(line)s: year and population must be numbers.") % {"line": line})
             continue
         out.append(RegionRow(province=cell("province"), city=cell("city"), county=cell("county"), code=cell("code"),
