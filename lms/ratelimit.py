@@ -47,13 +47,18 @@ def hit_and_read(scope: str, ident, *, window_s: int, read_scope: str) -> tuple[
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
+    from .cache import UNREACHABLE
+
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return hit(scope, ident, window_s=window_s), used(read_scope, ident)
     key = backend.make_key(_key(scope, ident))
-    pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
-    pipe.get(backend.make_key(_key(read_scope, ident)))
-    pipe.set(key, 0, ex=window_s, nx=True)  # the window starts at the first hit, as in hit()
-    pipe.incr(key)
-    other, _created, hits = pipe.execute()
+    try:
+        pipe = backend._cache.get_client(write=True).pipeline(transaction=False)
+        pipe.get(backend.make_key(_key(read_scope, ident)))
+        pipe.set(key, 0, ex=window_s, nx=True)  # the window starts at the first hit, as in hit()
+        pipe.incr(key)
+        other, _created, hits = pipe.execute()
+    except UNREACHABLE:  # Redis is away: the process-local answers of lms.cache, not a server error
+        return hit(scope, ident, window_s=window_s), used(read_scope, ident)
     return int(hits), int(other or 0)

@@ -22,6 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 
 from lms.access import session_group, session_still_valid, user_group
 from lms.sockets import (  # noqa: F401 (the close codes are part of this module's interface)
@@ -133,7 +134,15 @@ class BridgeConsumer(_DirectDispatch, AsyncWebsocketConsumer):
         self.early: set[int] = set()  # seqs whose samples went to the consoles before their commit
         auth = _header(self.scope, b"authorization") or ""
         self.token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-        self.station = await database_sync_to_async(api.authenticate_station)(self.token)
+        try:
+            self.station = await database_sync_to_async(api.authenticate_station)(self.token)
+        except DatabaseError as exc:
+            # The database is away (a restart): "try again", not the HTTP 403 of a failed handshake,
+            # which the bridge takes for a wrong token and retries only after a minute.
+            log.warning("bridge connection refused for now, the database is unreachable: %s", exc)
+            await self.accept()
+            await self.close(code=TRY_AGAIN_CLOSE_CODE)
+            return
         # Accept first, then close with a code the bridge understands (closing before accept is an HTTP 403).
         await self.accept()
         if self.station is None:

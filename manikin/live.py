@@ -10,8 +10,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+log = logging.getLogger("manikin.live")
 
 
 def room_group(room_id: int) -> str:
@@ -43,15 +47,23 @@ def recording_event(recording) -> dict:
     }
 
 
+def _send(group: str, event: dict) -> None:
+    """Best effort, after the commit: with the channel layer (Redis) away, the change stays made (not a
+    server error for it) and the failure is logged; consoles show it when they reload or reconnect."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, event)
+    except Exception:  # noqa: BLE001
+        log.warning("could not publish %s to %s", event.get("type"), group, exc_info=True)
+
+
 def publish_recording(recording) -> None:
     """Tell the room's consoles and the station's bridge consumer that a recording changed."""
-    layer = get_channel_layer()
     event = recording_event(recording)
     station = recording.manikin.station
-    async_to_sync(layer.group_send)(room_group(station.room_id), event)
-    async_to_sync(layer.group_send)(station_group(station.pk), event)
+    _send(room_group(station.room_id), event)
+    _send(station_group(station.pk), event)
 
 
 def publish_station(station_id: int, event: dict) -> None:
     """A control event for the bridge consumer(s) of one station."""
-    async_to_sync(get_channel_layer().group_send)(station_group(station_id), event)
+    _send(station_group(station_id), event)

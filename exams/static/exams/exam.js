@@ -145,6 +145,20 @@
   var pending = {};   // position -> {choice, seq}: the newest choice not yet stored
   var inflight = {};  // position -> true while a request is out
   var failures = 0;
+  // Every choice not yet acknowledged is also kept in the browser's storage until the server has it, so that
+  // a reload, a closed tab or a dead battery while the server or the network is away loses nothing: the
+  // page that opens next puts those choices back and sends them (their sequence numbers keep their order).
+  var storeKey = "lms-exam-unsaved:" + base;
+  var unsaved = {};   // position -> {choice, seq}
+  function keep() {
+    try {
+      if (Object.keys(unsaved).length) window.localStorage.setItem(storeKey, JSON.stringify(unsaved));
+      else window.localStorage.removeItem(storeKey);
+    } catch (e) { /* storage full or disabled: the page still holds them */ }
+  }
+  function acknowledged(position, item) {
+    if (unsaved[position] && unsaved[position].seq === item.seq) { delete unsaved[position]; keep(); }
+  }
 
   function choiceOf(fieldset) {
     var out = [];
@@ -193,13 +207,16 @@
       delete inflight[position];
       if (r.status === 200) {
         failures = 0;
+        acknowledged(position, item);
         syncClock(r.data.remaining_s);
         var box = document.querySelector("#q" + position + " .item-state");
         if (box) box.textContent = "";
       } else if (r.status === 409) {
+        unsaved = {}; keep();  // the attempt is closed: nothing more can be stored
         closed(r.data);
         return;
       } else if (r.status === 400 || r.status === 403 || r.status === 404) {
+        acknowledged(position, item);  // refused with its reason, shown beside the question
         var box2 = document.querySelector("#q" + position + " .item-state");
         if (box2) box2.textContent = t("refused") + " " + (r.data.error || r.status);
       } else {
@@ -221,9 +238,27 @@
     if (!fieldset || finished) return;
     var position = parseInt(fieldset.getAttribute("data-position"), 10);
     pending[position] = {choice: choiceOf(fieldset), seq: nextSeq()};
+    unsaved[position] = pending[position];
+    keep();
     countAnswered();
     send(position);
   });
+
+  function restoreUnsaved() {
+    var stored;
+    try { stored = JSON.parse(window.localStorage.getItem(storeKey) || "{}"); } catch (e) { stored = {}; }
+    Object.keys(stored || {}).forEach(function (key) {
+      var item = stored[key], position = parseInt(key, 10);
+      var fieldset = document.getElementById("q" + position);
+      if (!fieldset || !item || !Array.isArray(item.choice) || typeof item.seq !== "number") return;
+      Array.prototype.forEach.call(fieldset.querySelectorAll("input"), function (i) {
+        i.checked = item.choice.indexOf(parseInt(i.value, 10)) !== -1;
+      });
+      unsaved[position] = pending[position] = {choice: item.choice, seq: item.seq};
+    });
+    keep();
+    Object.keys(pending).forEach(function (p) { send(parseInt(p, 10)); });
+  }
 
   window.addEventListener("online", function () {
     Object.keys(pending).forEach(function (p) { send(parseInt(p, 10)); });
@@ -276,6 +311,7 @@
     if (r.status === 409) closed(r.data);
   }).catch(function () {});
   openSocket();
+  restoreUnsaved();
   countAnswered();
   showState();
   if (saveBox.textContent === t("saved")) saveBox.textContent = "";
