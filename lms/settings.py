@@ -232,7 +232,8 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis cache, which an outage of Redis degrades (misses, dropped writes) instead of failing.
+    CACHES = {"default": {"BACKEND": "lms.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -384,6 +385,8 @@ WAGTAIL_SITE_NAME = _("Red Cross First-Aid Training")
 WAGTAILADMIN_BASE_URL = LMS_BASE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "pdf", "pptx", "txt", "xlsx", "zip", "mp4", "webm", "vtt"]
+# ... and the content must be what the extension says, within a size limit (content/documents.py).
+WAGTAILDOCS_DOCUMENT_FORM_BASE = "content.documents.DocumentForm"
 # Course illustrations are drawn as SVG (kept as SVG when shown: "preserve-svg" renditions).
 WAGTAILIMAGES_EXTENSIONS = ["gif", "jpg", "jpeg", "png", "webp", "svg"]
 # Documents (lesson videos, captions) through Wagtail's permission-checked view with HTTP Range
