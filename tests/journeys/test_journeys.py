@@ -57,6 +57,7 @@ PREPARE = """
 import json
 from django.db import transaction
 from django.utils import timezone
+import datetime
 from content.course.load import DEMO_CLASS_CODE
 from courses.models import Programme, TrainingClass
 from exams import practical
@@ -78,6 +79,10 @@ station = Station.objects.get(token_digest=manikin_api.token_digest("demo-statio
 if not station.manikins.filter(address=fake_address(3)).exists():
     manikin_api.assign_manikin(None, station=station, address=fake_address(3), label="4-3")
 session = PracticalSession.objects.filter(room=station.room, date=timezone.localdate()).order_by("pk").first()
+if session is None:  # the demo was loaded on another day (a run across midnight, Beijing time): today's session
+    session = practical.plan_session(admin, programme=programme, room=station.room, date=timezone.localdate(),
+                                     starts_at=datetime.time(8, 30), slots=8)
+    practical.assign_examiner(admin, session, User.objects.get(username="examiner"))
 people = {}
 for n, (username, name, phone) in enumerate([(%(fail)r, "司马青", "13700007701"), (%(appeal)r, "诸葛明", "13700007702")]):
     with transaction.atomic():
