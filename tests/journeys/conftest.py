@@ -14,7 +14,6 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,8 +23,8 @@ import pytest
 
 from lms.demo import DEMO_PASSWORD
 from lms.liveserver import ROOT, LiveDatabase, LiveServer, wait_group
+from tests.browser.conftest import browser  # noqa: F401 (the same module-scoped Chromium)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
 DESKTOP = {"width": 1280, "height": 900}
@@ -101,22 +100,6 @@ def journey_server(tmp_path_factory):
 def has_db_worker(server) -> bool:
     proc = server.procs.get("db_worker") or getattr(server, "journey_worker", None)
     return proc is not None and proc.poll() is None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Module scope: Playwright's sync API keeps an event loop running while it is open,
-    # which the asyncio tests of other modules must not find.
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
-        yield b
-        b.close()
 
 
 def server_shell(server, code: str) -> str:
