@@ -88,8 +88,11 @@ def figure(benchmark: str, name: str, value: float | None, unit: str = "", *, be
             target = f"{op} {_fmt(limit)}{' ' + unit if unit else ''}"
         if not _number(measured):
             note = "; ".join(x for x in (note, "nothing measured") if x)
+    shown_ratio = None if ratio is None else round(ratio, 3)
+    if passed is False and on == "ratio" and _number(ratio) and _OPS[op](shown_ratio, limit):
+        shown_ratio = ratio  # kept whole rather than rounded onto the pass mark
     return Figure(benchmark=benchmark, name=name, value=value, unit=unit, target=target, yardstick=yardstick,
-                  ratio=None if ratio is None else round(ratio, 3), passed=passed, note=note,
+                  ratio=shown_ratio, passed=passed, note=note,
                   yardstick_name=yardstick_name, yardstick_unit=yardstick_unit, op=op, limit=limit, on=on)
 
 
@@ -128,17 +131,30 @@ def _fmt(x: float | None) -> str:
 COLUMNS = ("benchmark", "figure", "value", "target", "÷ yardstick", "verdict", "note")
 
 
+def _fmt_measured(f: Figure, x: float | None, on: str) -> str:
+    """``_fmt``, except that a figure short of its target is never shown rounded onto its pass mark:
+    it gets the digits that tell it apart (2.004 ms against "< 2 ms" reads 2.004, not 2.00)."""
+    shown = _fmt(x)
+    if f.passed is False and f.on == on and f.op in _OPS and _number(x) and _number(f.limit):
+        digits = 4
+        while digits < 12 and (float(shown.replace(",", "")) == f.limit
+                               or _OPS[f.op](float(shown.replace(",", "")), f.limit)):
+            shown = f"{x:.{digits}g}"
+            digits += 1
+    return shown
+
+
 def rows(figures: list[Figure]) -> list[tuple[str, ...]]:
     out = []
     for f in figures:
-        value = "—" if f.value is None else f"{_fmt(f.value)}{' ' + f.unit if f.unit else ''}"
+        value = "—" if f.value is None else f"{_fmt_measured(f, f.value, 'value')}{' ' + f.unit if f.unit else ''}"
         if f.ratio is None:
             ratio = "—"
         else:
             against = f.yardstick_name or "yardstick"
             unit = f.unit if f.yardstick_unit is None else f.yardstick_unit
             yard = "" if f.yardstick is None else f" {_fmt(f.yardstick)}{' ' + unit if unit else ''}"
-            ratio = f"{_fmt(f.ratio)} ({against}{yard})"
+            ratio = f"{_fmt_measured(f, f.ratio, 'ratio')} ({against}{yard})"
         note = f.note.removeprefix("not run: ").removeprefix("error: ")  # the verdict column says so already
         out.append((f.benchmark, f.name, value, f.target or "no target", ratio, f.status, note))
     return out
