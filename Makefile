@@ -36,7 +36,8 @@ system-packages:
 	fi
 
 $(VENV)/.installed: pyproject.toml
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@# A venv left half-made by an interrupted set-up (no pip in it) is made again rather than failing.
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
