@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -145,10 +146,12 @@ class LiveServer:
     def _spawn(self, name: str, argv: list[str], log) -> None:
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
+        register_group(self.procs[name].pid)
 
     def start(self, timeout_s: float = 30.0) -> LiveServer:
         from lms import serving
 
+        reap_orphans()
         self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         serving.raise_open_files_limit()  # inherited by the servers: every WebSocket holds a descriptor
         if self.collect_static and not (self.static_root / ".collected").exists():
@@ -216,6 +219,7 @@ class LiveServer:
                 except (ProcessLookupError, PermissionError):
                     pass
             wait_group(p.pid)  # a server's workers may outlive its main process by a moment
+            unregister_group(p.pid)
         self.procs = {}
 
     def restart(self, kill: bool = True) -> None:
@@ -237,6 +241,60 @@ def established_connections(port: int) -> int:
             if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
                 count += 1
     return count
+
+
+# Process groups started here, each a file named by its id holding "<owner pid> <owner start> <leader start>":
+# a run killed with SIGKILL cannot stop the servers it started in their own sessions, so
+# the next LiveServer to start stops the groups whose owner is gone (``reap_orphans``).
+GROUPS_DIR = Path(tempfile.gettempdir()) / f"lms-liveserver-{os.getuid()}"
+
+
+def _start_time(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot, /proc/PID/stat field 22); None when there is none."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def register_group(pgid: int) -> None:
+    """Note that this process owns process group ``pgid`` (started with ``start_new_session``)."""
+    try:
+        GROUPS_DIR.mkdir(mode=0o700, exist_ok=True)
+        (GROUPS_DIR / str(pgid)).write_text(f"{os.getpid()} {_start_time(os.getpid())} {_start_time(pgid)}")
+    except OSError:
+        pass  # a read-only /tmp costs only the reaping
+
+
+def unregister_group(pgid: int) -> None:
+    (GROUPS_DIR / str(pgid)).unlink(missing_ok=True)
+
+
+def reap_orphans() -> list[int]:
+    """SIGKILL the process groups whose owner is no longer running; the groups stopped.
+
+    A group is ours only while its leader runs with the start time noted, or has exited leaving members
+    behind (its id cannot be given to a new process while the group exists); any other record is stale."""
+    reaped = []
+    for record in GROUPS_DIR.glob("[0-9]*") if GROUPS_DIR.is_dir() else ():
+        try:
+            owner, owner_start, leader_start = record.read_text().split()
+            pgid = int(record.name)
+            owner_alive = _start_time(int(owner)) == int(owner_start)
+        except (OSError, ValueError):
+            record.unlink(missing_ok=True)
+            continue
+        if owner_alive:
+            continue
+        leader_now = _start_time(pgid)
+        if leader_now is None or str(leader_now) == leader_start:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                reaped.append(pgid)
+            except (ProcessLookupError, PermissionError):
+                pass
+        record.unlink(missing_ok=True)
+    return reaped
 
 
 def wait_group(pgid: int, timeout_s: float = 10) -> bool:

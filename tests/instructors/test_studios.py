@@ -5,6 +5,7 @@ the figures over the studio's classes."""
 from __future__ import annotations
 
 import datetime
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -369,6 +370,8 @@ def test_the_public_page_shows_names_and_tiers_never_numbers(studio, people, cou
     assert "救护员精品课" in body and "王芳老师主讲" in body and courses["live"].url in body
     assert "止血包扎精品课" not in body  # unpublished since
     assert "工作室一班" in body and "救护员取证培训" in body
+    # Hours as everywhere else: the number, a space, the unit.
+    assert re.search(r"<dd>\d+ <span class=\"unit\">学时</span></dd>", body)
     head = people["head"]
     for secret in (HEAD_PHONE, HEAD_ID, head.id_card_masked, head.phone_masked, "张学员"):
         assert secret and secret not in body, secret

@@ -1,9 +1,10 @@
 """The journeys' server, browser and screenshots.
 
-One server for the whole folder (module scope: start-up is slow), in the production topology when
-``lms.liveserver.LiveServer`` offers it: nginx in front of two HTTP and two WebSocket processes and the
-background-task worker, on the test run's database (PostgreSQL when ``DATABASE_URL`` names it, a fresh
-database made by ``LiveDatabase``) and Redis (``REDIS_URL``, else a private one).
+One server for the whole folder (module scope: start-up is slow), in the production topology: nginx in front
+of two HTTP and two WebSocket processes and the background-task worker, started by ``bin/cluster`` (CI's
+PostgreSQL run, ``LMS_JOURNEYS_CLUSTER=1``) or by ``lms.liveserver.LiveServer`` with the same options, on
+the test run's database (PostgreSQL when ``DATABASE_URL`` names it, a fresh database made by
+``LiveDatabase``) and Redis (``REDIS_URL``, else a private one).
 
 Every step's screenshot goes to ``var/journeys/<journey>/<NN>-<step>.png`` under the project root, or
 under ``LMS_JOURNEY_SHOTS`` when set; each test prints the folder at its end.
@@ -11,18 +12,19 @@ under ``LMS_JOURNEY_SHOTS`` when set; each test prints the folder at its end.
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from lms.demo import DEMO_PASSWORD
-from lms.liveserver import ROOT, LiveDatabase, LiveServer, wait_group
+from lms.liveserver import (ROOT, LiveDatabase, LiveServer, established_connections, free_port, register_group,
+                            unregister_group, wait_group)
 from tests.browser.conftest import browser  # noqa: F401 (the same module-scoped Chromium)
 
 PHONE = {"width": 390, "height": 844}
@@ -67,38 +69,104 @@ def journeys():
     return get
 
 
-def topology_options() -> dict:
-    """The production topology's options, as far as this LiveServer accepts them."""
-    accepted = inspect.signature(LiveServer.__init__).parameters
-    wanted = {"http_processes": 2, "ws_processes": 2, "db_worker": True}
-    return {k: v for k, v in wanted.items() if k in accepted}
+class ClusterScript:
+    """``bin/cluster`` itself as the journeys' server (``LMS_JOURNEYS_CLUSTER=1``, CI's PostgreSQL run): the
+    production recipe's script (nginx → 2 HTTP + 2 WebSocket processes, db_worker and the loops) on a
+    database prepared by ``LiveDatabase`` and the run's Redis. Offers what the journeys use of a LiveServer:
+    ``url``, ``ws_url``, ``env``, ``var_dir``, ``asgi_connection_counts()`` (the WebSocket processes' ports
+    are read from the line the script prints when it serves) and whether its db_worker runs."""
+
+    def __init__(self, var_dir: Path, env: dict):
+        if not env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")) or not env.get("REDIS_URL"):
+            raise RuntimeError("LMS_JOURNEYS_CLUSTER needs DATABASE_URL (PostgreSQL) and REDIS_URL: bin/cluster "
+                               "runs on both")
+        self.var_dir = Path(var_dir)
+        self.port = free_port()
+        # The front serves static files collected for this run, not the tree's static_collected.
+        self.env = {**env, "LMS_STATIC_ROOT": str(self.var_dir / "static")}
+        self.log_path = self.var_dir / "cluster.out"
+        self.proc: subprocess.Popen | None = None
+        self.asgi_ports: list[int] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 300) -> ClusterScript:
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([str(ROOT / "bin" / "cluster"), "127.0.0.1", str(self.port)], cwd=ROOT,
+                                     env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        register_group(self.proc.pid)  # stopped by a later run if this one is killed
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text()
+            serving = re.search(r"for /ws/ \[([^\]]*)\]", text)
+            if serving:
+                self.asgi_ports = [int(p) for p in re.findall(r":(\d+)", serving.group(1))]
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"bin/cluster did not start serving:\n{self.log_path.read_text()[-3000:]}")
+
+    def asgi_connection_counts(self) -> list[int]:
+        return [established_connections(port) for port in self.asgi_ports]
+
+    def has_db_worker(self) -> bool:
+        """Whether a ``db_worker`` started by the script is running (a child of its Python process)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == self.proc.pid and b"db_worker" in cmdline:
+                return True
+        return False
+
+    def stop(self) -> None:
+        """SIGTERM, as systemd would: the script stops every process it started."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if self.proc is not None:
+            wait_group(self.proc.pid)
+            unregister_group(self.proc.pid)
 
 
 @pytest.fixture(scope="module")
 def journey_server(tmp_path_factory):
-    """The demo on real server processes: nginx → 2 HTTP + 2 WebSocket processes + db_worker."""
+    """The demo on real server processes: nginx → 2 HTTP + 2 WebSocket processes + db_worker; started by
+    ``bin/cluster`` when ``LMS_JOURNEYS_CLUSTER=1``, else by ``LiveServer`` with the same options."""
     var_dir = tmp_path_factory.mktemp("journeys")
     with LiveDatabase(var_dir) as db:
         db.prepare()
-        options = topology_options()
-        server = LiveServer(var_dir, db.env(), **options).start(timeout_s=90)
-        worker = None
-        if not options.get("db_worker"):  # an older LiveServer: the background-task worker beside it
-            worker = subprocess.Popen([sys.executable, "manage.py", "db_worker", "--queue-name", "*"], cwd=ROOT,
-                                      env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True)
-        server.journey_worker = worker
+        if os.environ.get("LMS_JOURNEYS_CLUSTER") == "1":
+            server = ClusterScript(var_dir, db.env()).start()
+        else:
+            server = LiveServer(var_dir, db.env(), http_processes=2, ws_processes=2, db_worker=True).start(
+                timeout_s=90)
         try:
             yield server
         finally:
-            if worker is not None and worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                wait_group(worker.pid)
             server.stop()
 
 
 def has_db_worker(server) -> bool:
-    proc = server.procs.get("db_worker") or getattr(server, "journey_worker", None)
+    if isinstance(server, ClusterScript):
+        return server.has_db_worker()
+    proc = server.procs.get("db_worker")
     return proc is not None and proc.poll() is None
 
 

@@ -88,3 +88,40 @@ def test_a_second_preparation_copies_the_first_and_is_independent_of_it(tmp_path
                 conn.execute("DELETE FROM django_migrations WHERE app = 'exams'")
         assert ("exams", "0001_initial") not in _rows(a, migrations)
         assert _rows(b, migrations) == applied  # b is a copy, not the same database
+
+
+def test_servers_whose_test_run_was_killed_are_stopped_by_the_next_run(tmp_path, monkeypatch):
+    """A run killed with SIGKILL cannot stop the servers it started in their own sessions: the next
+    LiveServer's start stops the groups whose owner is gone, and only those."""
+    import signal
+    import subprocess
+    import sys
+
+    from lms import liveserver
+
+    # The owner's records go where its TMPDIR says (tempfile.gettempdir()): a folder of this test.
+    groups = tmp_path / f"lms-liveserver-{os.getuid()}"
+    monkeypatch.setattr(liveserver, "GROUPS_DIR", groups)
+    owner_code = ("import subprocess, time; from lms.liveserver import register_group\n"
+                  "p = subprocess.Popen(['sleep', '300'], start_new_session=True); register_group(p.pid)\n"
+                  "print(p.pid, flush=True); time.sleep(300)")
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], cwd=liveserver.ROOT, stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    server_pid = None
+    try:
+        server_pid = int(owner.stdout.readline())
+        assert [p.name for p in groups.iterdir()] == [str(server_pid)]
+        assert liveserver.reap_orphans() == []  # its owner runs: left alone
+        os.kill(server_pid, 0)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        assert liveserver.reap_orphans() == [server_pid]
+        assert liveserver.wait_group(server_pid, timeout_s=5)
+        assert not list(groups.iterdir()) and liveserver.reap_orphans() == []
+    finally:
+        owner.kill()
+        if server_pid is not None:
+            try:
+                os.killpg(server_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

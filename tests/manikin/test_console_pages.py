@@ -191,6 +191,11 @@ def test_stop_returns_to_the_console_where_the_tile_shows_the_result_rounded_dow
     assert ">79.9<" in box.group(1) and "80" not in box.group(1).replace(f"/recordings/{rec.pk}/", "")
     assert "不合格" in box.group(1) and f'href="/recordings/{rec.pk}/"' in box.group(1)
     assert "吴学员" in box.group(1)
+    # Cycles as the live tile counts them: "3/5" while short of the standard, the count alone past it.
+    for done, shown in ((3, "3/5"), (5, "5/5"), (6, "6")):
+        Recording.objects.filter(pk=rec.pk).update(result={"cycles_done": done, "cycles_expected": 5})
+        html = c.get(reverse("manikin:console", args=[room.pk])).content.decode()
+        assert f'<span data-field="cycles">{shown}</span>' in html
 
 
 def test_room_history_lists_the_rooms_recordings_newest_first_filtered_and_scoped(site, regions, make_person,
