@@ -87,7 +87,7 @@ def test_server_killed_during_a_theory_exam_keeps_every_answer(demo_db, browser)
         saved_at = time.monotonic()
         report("server SIGKILLed and restarted during a theory exam", saved_at - killed_at,
                f"server back after {up_at - killed_at:.2f} s; the page's ten unsent answers stored "
-               f"{saved_at - up_at:.2f} s later (exam.js retries with back-off up to 15 s)")
+               f"{saved_at - up_at:.2f} s later (exam.js retries after 1, 2, 4 s, then every 5 s)")
 
         state = page.request.get(attempt_url + "state/").json()
         assert state["status"] == "open"

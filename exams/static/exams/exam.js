@@ -229,7 +229,10 @@
       if (!pending[position]) pending[position] = item;  // a newer choice wins over the failed one
       failures += 1;
       showState();
-      setTimeout(function () { send(position); }, Math.min(15000, 1000 * Math.pow(2, Math.min(failures, 4))));
+      // 1, 2, 4 s, then every 5 s: a restarted server gets the answers within seconds of coming back;
+      // ±25 % so that a room of candidates does not come back in step.
+      var delay = Math.min(5000, 1000 * Math.pow(2, Math.min(failures - 1, 3)));
+      setTimeout(function () { send(position); }, delay * (0.75 + Math.random() * 0.5));
     });
   }
 
