@@ -6,12 +6,18 @@ error; with this one each call that cannot reach Redis is answered by a memory c
 itself (``LocMemCache``): pages are cached per process, and rate limits keep counting, per process
 (with N processes a client may get up to N times its limit until Redis is back). Each failure is logged.
 The cache is never the only copy of anything a user entered: that is in the database.
+
+What was written while Redis was away (an invalidation such as the content tree's generation) never
+reached it: on the first call that reaches Redis again, the process forgets its memory cache and runs
+the hooks registered with ``on_recovery`` (``content`` bumps the tree generation, so a page published
+during the outage is not served from an older cached copy).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
@@ -27,16 +33,43 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, Timeout
 _local = LocMemCache("lms-degraded", {"TIMEOUT": 300, "OPTIONS": {"MAX_ENTRIES": 10_000}})
 
 
+_recovery_hooks: list = []
+_degraded = threading.Event()  # set while this process has answered from its memory since Redis last answered
+
+
+def on_recovery(hook):
+    """Run ``hook()`` whenever Redis answers again after this process answered without it."""
+    if hook not in _recovery_hooks:
+        _recovery_hooks.append(hook)
+    return hook
+
+
+def _recovered() -> None:
+    _degraded.clear()
+    _local.clear()
+    log.warning("cache reachable again: the process's memory cache is dropped and %d hooks run",
+                len(_recovery_hooks))
+    for hook in list(_recovery_hooks):
+        try:
+            hook()
+        except Exception:  # a hook's failure costs no request anything
+            log.exception("cache recovery hook %r failed", hook)
+
+
 def _degrade(method):
     name = method.__name__
 
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         try:
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
         except UNREACHABLE as exc:
+            _degraded.set()
             log.warning("cache unreachable (%s), answered by the process's memory: %s", name, exc)
             return getattr(_local, name)(*args, **kwargs)
+        if _degraded.is_set():
+            _recovered()
+        return result
     return call
 
 
