@@ -20,12 +20,15 @@ import random
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 TIERS = ("awareness-instructor", "first-aider-instructor", "master-instructor")
 PROGRAMME_CODE = "first-aider"
 PER_CLASS = 12
+# The demo login of a trainee of 王芳名师工作室's class who has not rated it yet.
+GRADUATE = "graduate"
 SEED = 20261215
 
 # username, real name, region, tier code
@@ -158,7 +161,8 @@ def _trainees(spec, klass, blueprint, index: int, today, region):
     from courses.models import Enrolment
     from exams.models import Attempt
     from lms import api as lms_api
-    from lms.models import Role, User
+    from lms.demo import DEMO_PASSWORD
+    from lms.models import PrivacyConsent, Role, User
 
     from .feedback import submit_feedback
     from .models import FeedbackReceipt
@@ -167,13 +171,19 @@ def _trainees(spec, klass, blueprint, index: int, today, region):
     ended = datetime.datetime.combine(klass.ends_on, datetime.time(15), tzinfo=timezone.get_current_timezone())
     for i in range(PER_CLASS):
         n = index * PER_CLASS + i
-        username = f"gzs_{spec['slug']}_{i + 1:02d}"
+        # One trainee who has not rated the class yet is a demo login: the "rate this class" form.
+        graduate = index == 0 and i == 3
+        username = GRADUATE if graduate else f"gzs_{spec['slug']}_{i + 1:02d}"
         with transaction.atomic():
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = lms_api.create_person(None, username=username,
                                              real_name=SURNAMES[n % len(SURNAMES)] + GIVEN[(n * 5) % len(GIVEN)],
-                                             region=region, password=None, roles=[Role.TRAINEE])
+                                             region=region, password=DEMO_PASSWORD if graduate else None,
+                                             roles=[Role.TRAINEE])
+                if graduate:
+                    PrivacyConsent.objects.get_or_create(user=user, version=settings.PRIVACY_NOTICE_VERSION,
+                                                         defaults={"sensitive": True})
             enrolment, _created = Enrolment.objects.get_or_create(
                 user=user, training_class=klass, defaults={"source": Enrolment.Source.ADMIN,
                                                            "status": Enrolment.Status.COMPLETED})

@@ -24,7 +24,7 @@ from instructors import api, studios
 from instructors.models import ClassFeedback, InstructorProfile, Studio, StudioMembership, StudioShowcase
 from lms import api as lms_api
 from lms.demo import _demo_id_card
-from lms.models import AuditLog, Organisation, Role
+from lms.models import AuditLog, Organisation, Role, User
 from tests.instructors.support import in_good_standing, tier_for
 
 HEAD_PHONE = "13912345678"
@@ -554,3 +554,12 @@ def test_the_demo_studios_load_twice_without_change(db, courses):
     assert figures["feedback_shown"] and figures["showcase"] == 1
     body = _client().get(reverse("studios:list"), {"region": wangfang.organisation.region.get_parent().pk})
     assert "王芳名师工作室" in body.content.decode() and "陈明名师工作室" not in body.content.decode()
+    # The demo login "graduate": a trainee of that class who has not rated it, signs in and may rate it.
+    from instructors.feedback import feedback_refusal
+    from lms.demo import DEMO_PASSWORD
+
+    graduate = User.objects.get(username=demo_studios.GRADUATE)
+    assert graduate.check_password(DEMO_PASSWORD)
+    enrolment = Enrolment.objects.get(user=graduate, training_class__training_base=wangfang.organisation)
+    assert feedback_refusal(graduate, enrolment) is None
+    assert not User.objects.filter(username__startswith="gzs_").exclude(password__startswith="!").exists()

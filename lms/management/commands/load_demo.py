@@ -48,3 +48,15 @@ class Command(BaseCommand):
         for login in logins:
             where = "".join(login.admin_region or login.region)
             self.stdout.write(f"  {login.username:<12} {login.real_name:<10} {_(login.role.label)} · {where}")
+        # The people the other demo modules made who can sign in (exam_passed, holder, graduate, …): every
+        # demo person with a usable password is a login.
+        from lms.models import Role, User
+
+        shown = {login.username for login in logins}
+        people = (User.objects.exclude(username__in=shown).exclude(password__startswith="!").exclude(password="")
+                  .select_related("region").order_by("pk"))
+        for user in people:
+            roles = [label for value, label in Role.choices if value in user.role_set]
+            role = _(roles[0]) if roles else "—"
+            where = user.region.full_name if user.region else ""
+            self.stdout.write(f"  {user.username:<12} {user.real_name:<10} {role} · {where}")
