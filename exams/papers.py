@@ -24,16 +24,16 @@ from django.utils.translation import gettext as _
 from .models import Blueprint, BlueprintRule, Kind, Question, QuestionVersion
 
 
-def _eligible_pools(rules: list[BlueprintRule]) -> dict[tuple[int, int], list[QuestionVersion]]:
-    """(module id, difficulty) -> the current versions of the active questions there, by question id: one
-    query for every rule of a blueprint."""
-    qs = (QuestionVersion.objects
-          .filter(question__module_id__in={r.module_id for r in rules}, question__is_active=True,
-                  question__current=F("pk"), difficulty__in={r.difficulty for r in rules})
-          .select_related("question").order_by("question_id"))
-    pools: dict[tuple[int, int], list[QuestionVersion]] = defaultdict(list)
-    for version in qs:
-        pools[(version.question.module_id, version.difficulty)].append(version)
+def _eligible_pools(rules: list[BlueprintRule]) -> dict[tuple[int, int], list[int]]:
+    """(module id, difficulty) -> the ids of the current versions of the active questions there, by question
+    id: one query for every rule of a blueprint, reading ids only (the drawn versions are loaded after)."""
+    rows = (QuestionVersion.objects
+            .filter(question__module_id__in={r.module_id for r in rules}, question__is_active=True,
+                    question__current=F("pk"), difficulty__in={r.difficulty for r in rules})
+            .order_by("question_id").values_list("pk", "question__module_id", "difficulty"))
+    pools: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for pk, module_id, difficulty in rows:
+        pools[(module_id, difficulty)].append(pk)
     return pools
 
 
@@ -94,7 +94,7 @@ def draw_paper(blueprint: Blueprint, rng: random.Random) -> list[tuple[QuestionV
     rules = list(blueprint.rules.select_related("module").order_by("module_id", "difficulty", "pk"))
     if not rules:
         raise ValidationError(_("This exam has no questions set up yet."))
-    by_module: dict[int, list[QuestionVersion]] = defaultdict(list)
+    by_module: dict[int, list[int]] = defaultdict(list)  # module id -> the drawn versions' ids
     problems = []
     pools = _eligible_pools(rules)
     for rule in rules:
@@ -109,9 +109,11 @@ def draw_paper(blueprint: Blueprint, rng: random.Random) -> list[tuple[QuestionV
     if problems:
         raise ValidationError(problems)
     rank = module_order(blueprint)
+    drawn = QuestionVersion.objects.select_related("question").in_bulk(
+        [pk for pks in by_module.values() for pk in pks])
     paper: list[tuple[QuestionVersion, list[int]]] = []
     for module_id in sorted(by_module, key=lambda m: (rank.get(m, len(rank)), m)):
-        versions = by_module[module_id]
+        versions = [drawn[pk] for pk in by_module[module_id]]
         rng.shuffle(versions)
         paper.extend((v, option_order_for(v, rng)) for v in versions)
     return paper
