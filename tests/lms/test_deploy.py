@@ -55,6 +55,7 @@ def _manage(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 # --- production settings ---------------------------------------------------------------------------
 
+@pytest.mark.embedded_defaults
 def test_check_deploy_is_clean_with_the_production_environment(tmp_path):
     out = _manage(_production_env(tmp_path / "var"), "check", "--deploy", "--fail-level", "WARNING")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -89,6 +90,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.embedded_defaults
 def test_https_switch_redirects_sets_hsts_and_secure_cookies_but_spares_healthz(tmp_path):
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=_production_env(tmp_path / "var"),
                          capture_output=True, text=True, timeout=120)
@@ -127,6 +129,7 @@ with connection.cursor() as c:
 """
 
 
+@pytest.mark.embedded_defaults
 def test_fresh_var_dir_database_and_secrets_are_private(tmp_path):
     var = tmp_path / "fresh" / "var"
     env = _env(var)
@@ -143,6 +146,7 @@ def test_fresh_var_dir_database_and_secrets_are_private(tmp_path):
     assert set(modes) == {"", "-wal", "-shm"} and set(modes.values()) == {"0o600"}, modes
 
 
+@pytest.mark.embedded_defaults
 def test_existing_loose_var_dir_and_database_are_tightened(tmp_path):
     var = tmp_path / "var"
     var.mkdir(mode=0o755)

@@ -94,6 +94,7 @@ async def test_a_bridge_with_a_bad_token_is_answered_with_4401_through_the_front
     assert closed.value.rcvd.code == 4401
 
 
+@pytest.mark.embedded_defaults
 def test_stop_kill_ends_every_process_of_the_server(tmp_path):
     with LiveDatabase(tmp_path, base_url="") as db:
         db.prepare(demo=False)
@@ -126,6 +127,7 @@ def test_the_asgi_server_is_configurable(monkeypatch):
     assert "location /static/" in conf and "error_page 404 = @lms_wsgi" in conf
 
 
+@pytest.mark.embedded_defaults
 def test_bin_serve_is_the_one_command_of_the_demo(tmp_path):
     """``make demo`` ends in ``bin/serve HOST PORT``: one URL, pages and WebSockets."""
     with LiveDatabase(tmp_path, base_url="") as db:
