@@ -2,6 +2,7 @@ import shutil
 
 import pytest
 
+from lms.demo import DEMO_PASSWORD
 from lms.liveserver import LiveDatabase, LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,3 +41,17 @@ def page(browser):
     pg = context.new_page()
     yield pg
     context.close()
+
+
+def log_in(page, server, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the login page (agreeing to the privacy notice if it is asked first); ends on the dashboard."""
+    page.goto(server.url + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state("load")
+    if "/privacy/" in page.url:  # the first sign-in may ask for the privacy notice first
+        for box in page.locator("form.privacy-consent input[type=checkbox]").all():
+            box.check()
+        page.locator("form.privacy-consent button.primary").click()
+    page.wait_for_url("**/dashboard/")

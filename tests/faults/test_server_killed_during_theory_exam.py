@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from lms.demo import DEMO_PASSWORD
 from lms.liveserver import LiveServer
 from manikin.tests_support import manage_shell
-from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import CHROMIUM, log_in
 
 from .support import report
 
@@ -57,11 +56,7 @@ def test_server_killed_during_a_theory_exam_keeps_every_answer(demo_db, browser)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        page.goto(server.url + "/login/")
-        page.fill("#id_username", "trainee")
-        page.fill("#id_password", DEMO_PASSWORD)
-        page.get_by_role("button", name="登录").click()
-        page.wait_for_url("**/dashboard/")
+        log_in(page, server, "trainee")
         page.goto(server.url + "/exams/")
         page.locator('form[action$="/start/"] button[type=submit]').first.click()
         page.wait_for_url("**/exams/attempts/*/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import io
 import re
 import zipfile
@@ -45,6 +46,16 @@ def assert_chinese_message(message: str, *, quoted: str = "") -> None:
     english = [w for w in _ENGLISH_WORD.findall(text) if w not in _ALLOWED_WORDS]
     cjk = len(_CJK.findall(text))
     assert len(english) <= max(2, cjk // 8), f"English words in a Chinese message ({english}): {message!r}"
+
+
+def form_errors(page: str, classes: tuple[str, ...] = ("errorlist", "error")) -> list[str]:
+    """The texts of a page's error lists: ``<ul>`` elements whose class starts with one of ``classes``."""
+    out = []
+    pattern = r'<ul class="(?:' + "|".join(map(re.escape, classes)) + r')[^"]*"[^>]*>(.*?)</ul>'
+    for block in re.findall(pattern, page, flags=re.S):
+        out += [html.unescape(re.sub(r"<[^>]+>", "", li)).strip() for li in re.findall(r"<li>(.*?)</li>", block,
+                                                                                      flags=re.S)]
+    return [m for m in out if m]
 
 
 def media_files() -> dict[str, str]:

@@ -7,7 +7,6 @@ rows is kept as a rejected ``RosterImport`` with each row's reasons (by design),
 from __future__ import annotations
 
 import datetime
-import html
 import io
 import re
 
@@ -30,7 +29,7 @@ from lms import protection
 from lms.models import AuditLog, Organisation, Region, RegionPopulation, Role, User
 
 from .conftest import (FUZZ, FUZZ_FEW, assert_chinese_message, assert_unchanged, bad_cell, binary_junk,
-                       not_what_they_claim, rolled_back, snapshot, xlsx_bytes)
+                       form_errors, not_what_they_claim, rolled_back, snapshot, xlsx_bytes)
 
 ROSTER_HEADER = ["姓名", "身份证号", "手机号", "单位"]
 REGION_HEADER = ["省", "市", "县", "区划代码", "年份", "户籍人口", "口径", "来源"]
@@ -43,19 +42,24 @@ def file_id(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def form_errors(page: str) -> list[str]:
-    """The texts of the error lists of a page."""
-    out = []
-    for block in re.findall(r'<ul class="(?:errorlist|error)[^"]*"[^>]*>(.*?)</ul>', page, flags=re.S):
-        out += [html.unescape(re.sub(r"<[^>]+>", "", li)).strip() for li in re.findall(r"<li>(.*?)</li>", block,
-                                                                                      flags=re.S)]
-    return [m for m in out if m]
-
-
 def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def assert_upload_refused(user, url: str, name: str, data: bytes, tables) -> None:
+    """``user`` posts the file to the import page at ``url``: the form comes back with its messages, each in
+    Chinese, and nothing in ``tables`` (or the media folder) changes."""
+    client = signed_in(user)  # signing in is audited: before the snapshot
+    before = snapshot(*tables)
+    resp = client.post(url, {"file": SimpleUploadedFile(name, data)})
+    assert resp.status_code in (200, 400)  # the form with its errors
+    errors = form_errors(resp.content.decode())
+    assert errors, "no message"
+    for message in errors:
+        assert_chinese_message(message)
+    assert_unchanged(before, snapshot(*tables))
 
 
 def _id_card(n: int) -> str:
@@ -85,15 +89,7 @@ def roster_class(regions, make_person):
 @pytest.mark.parametrize("name,data", not_what_they_claim(ROSTER_HEADER), ids=file_id)
 def test_roster_page_refuses_files_that_are_not_rosters(roster_class, name, data):
     klass, admin = roster_class
-    client = signed_in(admin)
-    before = snapshot(*ROSTER_TABLES)
-    resp = client.post(f"/classes/{klass.pk}/roster/", {"file": SimpleUploadedFile(name, data)})
-    assert resp.status_code in (200, 400)  # the form with its errors
-    errors = form_errors(resp.content.decode())
-    assert errors, "no message"
-    for message in errors:
-        assert_chinese_message(message)
-    assert_unchanged(before, snapshot(*ROSTER_TABLES))
+    assert_upload_refused(admin, f"/classes/{klass.pk}/roster/", name, data, ROSTER_TABLES)
 
 
 @FUZZ
@@ -162,15 +158,7 @@ def bank(exam_course, bank_admin):
 @pytest.mark.parametrize("name,data", not_what_they_claim(COLUMNS), ids=file_id)
 def test_bank_import_page_refuses_files_that_are_not_question_workbooks(bank, name, data):
     _course, admin = bank
-    client = signed_in(admin)
-    before = snapshot(*BANK_TABLES)
-    resp = client.post("/admin/exam-bank/questions/import/", {"file": SimpleUploadedFile(name, data)})
-    assert resp.status_code in (200, 400)
-    errors = form_errors(resp.content.decode())
-    assert errors, "no message"
-    for message in errors:
-        assert_chinese_message(message)
-    assert_unchanged(before, snapshot(*BANK_TABLES))
+    assert_upload_refused(admin, "/admin/exam-bank/questions/import/", name, data, BANK_TABLES)
 
 
 @FUZZ
@@ -225,15 +213,7 @@ def region_people(regions, make_person):
 @pytest.mark.parametrize("who", ["system", "city"])
 @pytest.mark.parametrize("name,data", not_what_they_claim(REGION_HEADER), ids=file_id)
 def test_regions_page_refuses_files_that_are_not_region_workbooks(region_people, who, name, data):
-    client = signed_in(region_people[who])
-    before = snapshot(*REGION_TABLES)
-    resp = client.post("/regions/", {"file": SimpleUploadedFile(name, data)})
-    assert resp.status_code in (200, 400)
-    errors = form_errors(resp.content.decode())
-    assert errors, "no message"
-    for message in errors:
-        assert_chinese_message(message)
-    assert_unchanged(before, snapshot(*REGION_TABLES))
+    assert_upload_refused(region_people[who], "/regions/", name, data, REGION_TABLES)
 
 
 @pytest.mark.parametrize("name,data", not_what_they_claim(REGION_HEADER)[:10:3], ids=file_id)

@@ -5,9 +5,7 @@ each refused photo's reason (``RejectedUpload``, by design), never the photo."""
 
 from __future__ import annotations
 
-import html
 import io
-import re
 import uuid
 
 import pytest
@@ -24,8 +22,8 @@ from lms import photos
 from lms.models import AuditLog, Role, RoleAssignment, User
 from tests.inspections.conftest import plan_one, world  # noqa: F401
 
-from .conftest import (FUZZ, FUZZ_FEW, assert_chinese_message, assert_unchanged, binary_junk, jpeg_bytes, png_bomb,
-                       png_bytes, rolled_back, snapshot)
+from .conftest import (FUZZ, FUZZ_FEW, assert_chinese_message, assert_unchanged, binary_junk, form_errors,
+                       jpeg_bytes, png_bomb, png_bytes, rolled_back, snapshot)
 
 
 def bad_photos() -> list[tuple[str, bytes, str]]:
@@ -96,14 +94,6 @@ def test_clean_photo_of_damaged_images_never_crashes(cut, flip, kind):
 # ---------------------------------------------------------------- the person form
 
 
-def _form_errors(page: str) -> list[str]:
-    out = []
-    for block in re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', page, flags=re.S):
-        out += [html.unescape(re.sub(r"<[^>]+>", "", li)).strip() for li in re.findall(r"<li>(.*?)</li>", block,
-                                                                                      flags=re.S)]
-    return [m for m in out if m]
-
-
 PEOPLE_TABLES = (User, RoleAssignment, AuditLog)
 
 
@@ -122,7 +112,7 @@ def test_person_form_refuses_bad_photos_and_stores_nothing(regions, make_person,
         "roles": [Role.TRAINEE], "photo": SimpleUploadedFile(name, data, content_type=ctype)})
     for resp in (new, edit):
         assert resp.status_code == 200  # the form again, with its errors
-        errors = _form_errors(resp.content.decode())
+        errors = form_errors(resp.content.decode(), classes=("errorlist",))
         assert errors or not data, "no message"  # an empty file is "no photo chosen": nothing to refuse
         for message in errors:
             assert_chinese_message(message)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from lms.demo import DEMO_PASSWORD
 from lms.liveserver import (ROOT, LiveDatabase, LiveServer, established_connections, free_port, register_group,
                             unregister_group, wait_group)
 from tests.browser.conftest import browser  # noqa: F401 (the same module-scoped Chromium)
+from tests.browser.conftest import log_in  # noqa: F401 (the journeys import it from here)
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
@@ -193,19 +193,6 @@ def open_page(browser, viewport=PHONE, **kwargs):
     context = browser.new_context(viewport=viewport, locale="zh-CN", **kwargs)
     page = context.new_page()
     return context, page, Watch(page)
-
-
-def log_in(page, server, username: str, password: str = DEMO_PASSWORD) -> None:
-    page.goto(server.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state("load")
-    if "/privacy/" in page.url:  # the first sign-in may ask for the privacy notice first
-        for box in page.locator("form.privacy-consent input[type=checkbox]").all():
-            box.check()
-        page.locator("form.privacy-consent button.primary").click()
-    page.wait_for_url("**/dashboard/")
 
 
 def main_text(page) -> str:
