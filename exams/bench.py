@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from lms.bench import postgres
 from lms.bench.figures import figure, not_run
 
 BENCHMARKS = {"exam": "exams.bench:run"}
@@ -101,21 +100,12 @@ def seed(trainees: int = TRAINEES) -> dict:
 
 
 def _server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith(("postgres://", "postgresql://")) else "postgres://postgres@127.0.0.1:5432/test"
+    return postgres.server_url()
 
 
 def _fresh_database() -> str:
     """A new, empty ``DB_NAME`` on the PostgreSQL server; returns its URL."""
-    import psycopg
-
-    parts = urlsplit(_server_url())
-    with psycopg.connect(urlunsplit((parts.scheme.replace("postgres", "postgresql", 1) if parts.scheme == "postgres"
-                                     else parts.scheme, parts.netloc, "/postgres", "", "")),
-                         autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return urlunsplit((parts.scheme, parts.netloc, "/" + DB_NAME, "", ""))
+    return postgres.fresh_database(DB_NAME)
 
 
 def _seed_in(env: dict, trainees: int) -> dict:

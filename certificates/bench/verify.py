@@ -33,8 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
+from lms.bench import postgres
 from lms.bench.figures import figure as bench_figure
 from lms.bench.figures import not_run
 
@@ -237,20 +237,12 @@ def seed(count: int = CERTIFICATES, rng_seed: int = 7) -> dict:
 # ------------------------------------------------------------------ the run
 
 def _server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith(("postgres://", "postgresql://")) else "postgres://postgres@127.0.0.1:5432/test"
+    return postgres.server_url()
 
 
 def _fresh_database() -> str:
     """A new, empty ``DB_NAME`` on the PostgreSQL server; returns its URL."""
-    import psycopg
-
-    parts = urlsplit(_server_url())
-    scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
-    with psycopg.connect(urlunsplit((scheme, parts.netloc, "/postgres", "", "")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return urlunsplit((parts.scheme, parts.netloc, "/" + DB_NAME, "", ""))
+    return postgres.fresh_database(DB_NAME)
 
 
 def _seed_in(env: dict, count: int) -> dict:
